@@ -1,0 +1,1 @@
+"""tf.data builders: the observation stream, the unpaired memory stream, real-format loaders."""

@@ -1,0 +1,335 @@
+"""The Adversarial Inverse Graphics Network (Tung, Harley, Seto, Fragkiadaki, ICCV 2017).
+
+A generator G maps an observation x to latent factors y = G(x). A fixed, parameter-free
+renderer R maps y back to observation space. The generator minimises
+
+  L_G = w_rec * L_rec(x', R(G(x))) + w_adv * L_adv^G(D(G(x))) + w_sup * L_sup(y*, G(x))
+        + sum_r w_r * L_r(G(x)),
+
+where x' is the reconstruction target (x itself unless the batch names another), y* paired
+ground truth available for some examples only, and L_r optional regularisers. A
+discriminator D, trained with L_adv^D on the *unpaired* memory (samples of real factors) versus
+G(x), makes predictions match the memory's distribution where the renderer is ambiguous.
+
+Batch layout (a dict; `aign_tf.data.keys` names the keys):
+  observation            `[B, ...]` input of G (required).
+  context                dict of extra tensors for the renderer (intrinsics, source frame, ...).
+  reconstruction_target  what R(G(x)) must match; defaults to `observation`.
+  reconstruction_weights per-element weights of the reconstruction loss (visibility mask,
+                         joint confidence); broadcast against the error.
+  target                 paired ground-truth factors `[B, ...]` (only where w_sup > 0).
+  target_mask            `[B]` 1.0 where `target` is valid, 0.0 elsewhere.
+  memory                 `[B, ...]` unpaired real factors for D (only where w_adv > 0).
+
+All losses are per example `[B]`. They are reduced once, with `tf.nn.compute_average_loss`,
+which divides by the global batch size, so gradients summed across replicas by a
+`tf.distribute` strategy equal those of a single-device run. The supervised term is averaged
+over the labelled examples of the global batch instead.
+"""
+
+import gin
+import tensorflow as tf
+import tf_keras as keras
+
+from aign_tf.data import keys
+from aign_tf.objectives import adversarial
+from aign_tf.objectives import reconstruction
+
+
+def select(prediction, key):
+  """Returns `prediction[key]` for dict predictions, the prediction itself otherwise."""
+  if key is None:
+    if isinstance(prediction, dict):
+      raise ValueError("the generator returns a dict with keys "
+                       f"{sorted(prediction)}: bind which one to use (AIGN."
+                       "discriminator_input_key / AIGN.supervised_key)")
+    return prediction
+  if not isinstance(prediction, dict) or key not in prediction:
+    available = sorted(prediction) if isinstance(prediction, dict) else "a single tensor"
+    raise ValueError(f"generator output has no key {key!r} (it has {available})")
+  return prediction[key]
+
+
+@gin.configurable(module="models")
+class AIGN(keras.Model):
+  """Generator + renderer + discriminator, trained with one optimizer per network.
+
+  Ablations are switched by weights alone: `reconstruction_weight=0, adversarial_weight=0,
+  supervised_weight>0` is paired-only; `adversarial_weight=0` is reconstruction-only (no D is
+  trained or run); `supervised_weight=0` is unpaired AIGN; all three > 0 is AIGN with pairs.
+  """
+
+  def __init__(self,
+               generator=gin.REQUIRED,
+               renderer=gin.REQUIRED,
+               discriminator=None,
+               reconstruction_loss_fn=reconstruction.l2_loss,
+               generator_adversarial_loss_fn=adversarial.non_saturating_generator_loss,
+               discriminator_adversarial_loss_fn=(
+                   adversarial.non_saturating_discriminator_loss),
+               supervised_loss_fn=reconstruction.l2_loss,
+               reconstruction_weight=1.0,
+               adversarial_weight=1.0,
+               supervised_weight=0.0,
+               gradient_penalty_weight=0.0,
+               discriminator_steps=1,
+               discriminator_input_key=None,
+               supervised_key=None,
+               regularizers=None,
+               regularizer_weights=None,
+               name="aign",
+               **kwargs):
+    """Builds the model.
+
+    Args:
+      generator: `keras.Model` x -> y (a tensor or a dict of tensors).
+      renderer: a weightless `aign_tf.renderers.Renderer`, called as `renderer(y, context)`.
+      discriminator: `keras.Model` on memory-shaped tensors -> logits; may be None only if
+        `adversarial_weight` is 0.
+      reconstruction_loss_fn: `fn(target, rendered, weights) -> [B]`.
+      generator_adversarial_loss_fn: `fn(fake_logits) -> [B]`.
+      discriminator_adversarial_loss_fn: `fn(real_logits, fake_logits) -> [B]`.
+      supervised_loss_fn: `fn(target, prediction) -> [B]` for the paired term.
+      reconstruction_weight: w_rec.
+      adversarial_weight: w_adv, the generator's adversarial term (0 disables D entirely).
+      supervised_weight: w_sup, the paired term on examples with `target_mask` = 1.
+      gradient_penalty_weight: weight of the discriminator's gradient penalty.
+      discriminator_steps: discriminator updates per generator update (>= 1).
+      discriminator_input_key: which generator output D judges, for dict outputs.
+      supervised_key: which generator output the paired target supervises, for dict outputs.
+      regularizers: dict name -> `fn(prediction, batch) -> [B]`.
+      regularizer_weights: dict name -> weight (missing names weigh 1).
+      name: model name.
+      **kwargs: passed to `keras.Model`.
+    """
+    super().__init__(name=name, **kwargs)
+    for arg, value in (("reconstruction_weight", reconstruction_weight),
+                       ("adversarial_weight", adversarial_weight),
+                       ("supervised_weight", supervised_weight),
+                       ("gradient_penalty_weight", gradient_penalty_weight)):
+      if not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"AIGN.{arg} must be a number >= 0, got {value!r}")
+    if int(discriminator_steps) < 1:
+      raise ValueError(f"AIGN.discriminator_steps must be >= 1, got {discriminator_steps}")
+    if adversarial_weight > 0 and discriminator is None:
+      raise ValueError("AIGN.adversarial_weight > 0 needs AIGN.discriminator to be bound")
+    if reconstruction_weight == adversarial_weight == supervised_weight == 0:
+      raise ValueError("AIGN: reconstruction_weight, adversarial_weight and "
+                       "supervised_weight are all 0; the generator would learn nothing")
+    if renderer is not None and getattr(renderer, "trainable_weights", None):
+      raise ValueError(f"AIGN.renderer {renderer.name!r} has trainable weights; renderers "
+                       "must be parameter-free")
+    self.generator = generator
+    self.renderer = renderer
+    self.discriminator = discriminator if adversarial_weight > 0 else None
+    self.reconstruction_loss_fn = reconstruction_loss_fn
+    self.generator_adversarial_loss_fn = generator_adversarial_loss_fn
+    self.discriminator_adversarial_loss_fn = discriminator_adversarial_loss_fn
+    self.supervised_loss_fn = supervised_loss_fn
+    self.reconstruction_weight = float(reconstruction_weight)
+    self.adversarial_weight = float(adversarial_weight)
+    self.supervised_weight = float(supervised_weight)
+    self.gradient_penalty_weight = float(gradient_penalty_weight)
+    self.discriminator_steps = int(discriminator_steps)
+    self.discriminator_input_key = discriminator_input_key
+    self.supervised_key = supervised_key
+    self.regularizers = dict(regularizers or {})
+    self.regularizer_weights = dict(regularizer_weights or {})
+    unknown = set(self.regularizer_weights) - set(self.regularizers)
+    if unknown:
+      raise ValueError(f"AIGN.regularizer_weights names {sorted(unknown)} which are not in "
+                       f"AIGN.regularizers ({sorted(self.regularizers)})")
+
+    tracked = ["generator_loss"]
+    if self.reconstruction_weight > 0:
+      tracked.append("reconstruction_loss")
+    if self.uses_discriminator:
+      tracked += ["adversarial_loss", "discriminator_loss", "real_logit", "fake_logit"]
+      if self.gradient_penalty_weight > 0:
+        tracked.append("gradient_penalty")
+    if self.supervised_weight > 0:
+      tracked.append("supervised_loss")
+    tracked += [f"{name}_regularizer" for name in self.regularizers]
+    self._trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
+
+  @property
+  def uses_discriminator(self):
+    return self.discriminator is not None
+
+  @property
+  def metrics(self):
+    return list(self._trackers.values())
+
+  def compile(self, generator_optimizer, discriminator_optimizer=None, **kwargs):
+    """Sets one optimizer per network (the discriminator's may be None without D)."""
+    super().compile(**kwargs)
+    if self.uses_discriminator and discriminator_optimizer is None:
+      raise ValueError("AIGN.compile: the model has a discriminator but no "
+                       "discriminator_optimizer was given")
+    self.generator_optimizer = generator_optimizer
+    self.discriminator_optimizer = discriminator_optimizer
+
+  def call(self, observation, training=False):
+    return self.generator(observation, training=training)
+
+  # Per-example losses -------------------------------------------------------------------
+
+  def generator_losses(self, batch, prediction, fake_logits=None):
+    """Per-example generator loss terms (unweighted), a dict of `[B]` tensors."""
+    losses = {}
+    if self.reconstruction_weight > 0:
+      rendered = self.renderer(prediction, batch.get(keys.CONTEXT))
+      target = batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION])
+      losses["reconstruction_loss"] = self.reconstruction_loss_fn(
+          target, rendered, batch.get(keys.RECONSTRUCTION_WEIGHTS))
+    if fake_logits is not None:
+      losses["adversarial_loss"] = self.generator_adversarial_loss_fn(fake_logits)
+    if self.supervised_weight > 0:
+      if keys.TARGET not in batch:
+        raise ValueError("AIGN.supervised_weight > 0 but the batch has no "
+                         f"'{keys.TARGET}' (paired ground truth)")
+      losses["supervised_loss"] = self.supervised_loss_fn(
+          batch[keys.TARGET], select(prediction, self.supervised_key))
+    for name, fn in self.regularizers.items():
+      losses[f"{name}_regularizer"] = fn(prediction, batch)
+    return losses
+
+  def _weights(self):
+    weights = {"reconstruction_loss": self.reconstruction_weight,
+               "adversarial_loss": self.adversarial_weight,
+               "supervised_loss": self.supervised_weight}
+    for name in self.regularizers:
+      weights[f"{name}_regularizer"] = float(self.regularizer_weights.get(name, 1.0))
+    return weights
+
+  def _reduce_generator_losses(self, batch, losses):
+    """Weighted sum of the reduced terms; returns (total, dict of per-replica means).
+
+    `means` also holds "generator_loss", the weighted sum of this replica's means.
+    """
+    weights = self._weights()
+    total = 0.0
+    means = {"generator_loss": 0.0}
+    for name, per_example in losses.items():
+      if name == "supervised_loss":
+        mask = tf.cast(batch.get(keys.TARGET_MASK, tf.ones_like(per_example)),
+                       per_example.dtype)
+        replica = tf.distribute.get_replica_context()
+        labelled = tf.reduce_sum(mask)
+        global_labelled = (replica.all_reduce(tf.distribute.ReduceOp.SUM, labelled)
+                           if replica is not None else labelled)
+        reduced = tf.reduce_sum(mask * per_example) / tf.maximum(global_labelled, 1.0)
+        means[name] = tf.math.divide_no_nan(tf.reduce_sum(mask * per_example), labelled)
+      else:
+        reduced = tf.nn.compute_average_loss(per_example)
+        means[name] = tf.reduce_mean(per_example)
+      total += weights[name] * reduced
+      means["generator_loss"] += weights[name] * means[name]
+    return total, means
+
+  def discriminator_losses(self, real_logits, fake_logits, memory=None, fake=None):
+    """Per-example discriminator loss (and gradient penalty when enabled)."""
+    losses = {"discriminator_loss": self.discriminator_adversarial_loss_fn(
+        real_logits, fake_logits)}
+    if self.gradient_penalty_weight > 0:
+      losses["gradient_penalty"] = adversarial.gradient_penalty(
+          self.discriminator, memory, fake)
+    return losses
+
+  def _discriminator_total(self, losses):
+    total = tf.nn.compute_average_loss(losses["discriminator_loss"])
+    if "gradient_penalty" in losses:
+      total += self.gradient_penalty_weight * tf.nn.compute_average_loss(
+          losses["gradient_penalty"])
+    return total
+
+  def _memory(self, batch):
+    if keys.MEMORY not in batch:
+      raise ValueError("AIGN.adversarial_weight > 0 but the batch has no "
+                       f"'{keys.MEMORY}' (the unpaired memory stream)")
+    return batch[keys.MEMORY]
+
+  def _discriminator_only_step(self, memory, fake):
+    """One extra discriminator update against fixed generator outputs."""
+    with tf.GradientTape() as tape:
+      real_logits = self.discriminator(memory, training=True)
+      fake_logits = self.discriminator(fake, training=True)
+      total = self._discriminator_total(
+          self.discriminator_losses(real_logits, fake_logits, memory, fake))
+    grads = tape.gradient(total, self.discriminator.trainable_variables)
+    self.discriminator_optimizer.apply_gradients(
+        zip(grads, self.discriminator.trainable_variables))
+
+  # Keras steps --------------------------------------------------------------------------
+
+  def train_step(self, batch):
+    """One generator update and `discriminator_steps` discriminator updates.
+
+    With `discriminator_steps == 1` the generator output and D(G(x)) are computed once and
+    shared by both networks' losses: each tape differentiates only with respect to its own
+    network's variables.
+    """
+    observation = batch[keys.OBSERVATION]
+    memory = self._memory(batch) if self.uses_discriminator else None
+
+    # Extra discriminator updates against the current generator.
+    if self.uses_discriminator and self.discriminator_steps > 1:
+      fake = tf.stop_gradient(select(self.generator(observation, training=True),
+                                     self.discriminator_input_key))
+      for _ in range(self.discriminator_steps - 1):
+        self._discriminator_only_step(memory, fake)
+
+    # Shared forward pass, one tape per network.
+    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+      prediction = self.generator(observation, training=True)
+      fake_logits = d_losses = None
+      if self.uses_discriminator:
+        fake = select(prediction, self.discriminator_input_key)
+        fake_logits = self.discriminator(fake, training=True)
+        real_logits = self.discriminator(memory, training=True)
+        d_losses = self.discriminator_losses(real_logits, fake_logits, memory, fake)
+        d_total = self._discriminator_total(d_losses)
+      g_losses = self.generator_losses(batch, prediction, fake_logits)
+      g_total, means = self._reduce_generator_losses(batch, g_losses)
+
+    g_vars = self.generator.trainable_variables
+    self.generator_optimizer.apply_gradients(zip(g_tape.gradient(g_total, g_vars), g_vars))
+    if self.uses_discriminator:
+      d_vars = self.discriminator.trainable_variables
+      self.discriminator_optimizer.apply_gradients(
+          zip(d_tape.gradient(d_total, d_vars), d_vars))
+    return self._update_trackers(g_total, means, d_losses, fake_logits,
+                                 real_logits if self.uses_discriminator else None)
+
+  def _update_trackers(self, g_total, means, d_losses, fake_logits, real_logits):
+    """Updates the Mean trackers; returns this step's per-replica scalar values."""
+    del g_total  # Scaled by the global batch size; `means` holds the readable value.
+    step = dict(means)
+    if d_losses is not None:
+      for name, per_example in d_losses.items():
+        step[name] = tf.reduce_mean(per_example)
+      step["real_logit"] = tf.reduce_mean(real_logits)
+      step["fake_logit"] = tf.reduce_mean(fake_logits)
+    for name, value in step.items():
+      self._trackers[name].update_state(value)
+    return step
+
+  def test_step(self, batch):
+    """Reports the same losses as `train_step`, without updating any variable."""
+    prediction = self.generator(batch[keys.OBSERVATION], training=False)
+    d_losses = fake_logits = real_logits = None
+    if self.uses_discriminator and keys.MEMORY in batch:
+      memory = batch[keys.MEMORY]
+      fake = select(prediction, self.discriminator_input_key)
+      fake_logits = self.discriminator(fake, training=False)
+      real_logits = self.discriminator(memory, training=False)
+      d_losses = {"discriminator_loss": self.discriminator_adversarial_loss_fn(
+          real_logits, fake_logits)}
+    g_losses = self.generator_losses(batch, prediction, fake_logits)
+    g_total, means = self._reduce_generator_losses(batch, g_losses)
+    return self._update_trackers(g_total, means, d_losses, fake_logits, real_logits)
+
+  def evaluation_outputs(self, batch):
+    """Predictions and per-example generator losses for evaluation, without D."""
+    prediction = self.generator(batch[keys.OBSERVATION], training=False)
+    return prediction, self.generator_losses(batch, prediction)

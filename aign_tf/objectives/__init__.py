@@ -1,0 +1,1 @@
+"""Losses and regularisers. Every function returns per-example values of shape `[B]`."""

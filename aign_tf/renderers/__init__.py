@@ -1,0 +1,3 @@
+"""Parameter-free, differentiable renderers R: latent factors -> observation space."""
+
+from aign_tf.renderers.base import Renderer

@@ -1,0 +1,68 @@
+"""The renderer contract.
+
+A renderer R is a fixed, differentiable map from the generator's latent factors y = G(x) back
+to observation space. AIGN trains G so that R(G(x)) matches x (Tung et al. 2017, Eq. 1), so R
+must have no trainable state: it is a `keras.layers.Layer` with `trainable=False` that refuses
+to create weights.
+
+Call convention: `renderer(prediction, context)`, where `prediction` is the generator output
+(a tensor or a dict of tensors) and `context` a dict of extra batch tensors the renderer needs
+(camera intrinsics, a source frame to warp, a visibility mask). It returns the rendered
+observation, compared with the batch's `reconstruction_target` by the reconstruction loss.
+"""
+
+import gin
+import tensorflow as tf
+import tf_keras as keras
+
+
+class Renderer(keras.layers.Layer):
+  """Base class of weightless renderers; subclasses implement `render`."""
+
+  def __init__(self, name=None, **kwargs):
+    kwargs["trainable"] = False
+    super().__init__(name=name, **kwargs)
+
+  def add_weight(self, *args, **kwargs):  # pylint: disable=unused-argument
+    raise TypeError(f"renderer {self.name!r} must be parameter-free: it may not create "
+                    "weights")
+
+  def call(self, prediction, context=None):
+    return self.render(prediction, context or {})
+
+  def render(self, prediction, context):
+    raise NotImplementedError
+
+
+@gin.configurable(module="renderers")
+class IdentityRenderer(Renderer):
+  """R(y) = y: the paired-only baseline's renderer and a test double."""
+
+  def render(self, prediction, context):
+    return prediction
+
+
+@gin.configurable(module="renderers")
+class AveragePooling1D(Renderer):
+  """Averages non-overlapping groups of `factor` features: `[B, N * factor] -> [B, N]`.
+
+  x_i = (1 / factor) * sum_k y_{factor * i + k}. Many y render to the same x, so the
+  renderer alone cannot resolve y; the toy task uses it to show what the memory adds.
+  """
+
+  def __init__(self, factor=2, name=None, **kwargs):
+    super().__init__(name=name, **kwargs)
+    if factor < 1:
+      raise ValueError(f"AveragePooling1D.factor must be >= 1, got {factor}")
+    self.factor = int(factor)
+
+  def render(self, prediction, context):
+    y = tf.convert_to_tensor(prediction)
+    if y.shape[-1] is not None and y.shape[-1] % self.factor:
+      raise ValueError(f"AveragePooling1D: last axis {y.shape[-1]} is not divisible by "
+                       f"factor {self.factor}")
+    grouped = tf.reshape(y, tf.concat([tf.shape(y)[:-1], [-1, self.factor]], axis=0))
+    return tf.reduce_mean(grouped, axis=-1)
+
+  def get_config(self):
+    return {**super().get_config(), "factor": self.factor}

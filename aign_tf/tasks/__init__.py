@@ -1,0 +1,1 @@
+"""Per-task data, metrics and summaries."""

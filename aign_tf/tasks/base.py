@@ -1,0 +1,39 @@
+"""The task contract: what `aign_tf.train` needs from each application.
+
+A task owns its data (the observation stream, the unpaired memory, an evaluation split), its
+metrics and its pictures. Adding an application = a data module, a subclass of `Task`, a gin
+file and maybe a renderer; the training loop stays as it is.
+"""
+
+import numpy as np
+
+
+class Task:
+  """Base class of AIGN tasks."""
+
+  name = "task"
+
+  def train_dataset(self, batch_size, seed=0):
+    """Infinite `tf.data.Dataset` of batch dicts (keys in `aign_tf.data.keys`)."""
+    raise NotImplementedError
+
+  def eval_dataset(self, batch_size, split="eval"):
+    """Finite `tf.data.Dataset` of batch dicts for `split`, carrying ground truth in
+    `target` when the task has it."""
+    raise NotImplementedError
+
+  def metrics(self, batch, prediction):
+    """Per-example metrics, a dict name -> `[B]` NumPy array (averaged over a split)."""
+    return {}
+
+  def images(self, batch, prediction):
+    """Pictures worth looking at: dict name -> uint8 image `[H, W, 3]` (written as PNG
+    and to TensorBoard). Empty by default."""
+    return {}
+
+
+def to_numpy(tree):
+  """Converts a (possibly nested dict of) tensor(s) to NumPy."""
+  if isinstance(tree, dict):
+    return {k: to_numpy(v) for k, v in tree.items()}
+  return np.asarray(tree)

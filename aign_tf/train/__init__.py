@@ -1,0 +1,1 @@
+"""The training root `train(model_dir, ...)`, evaluation and distribution strategies."""

@@ -1,0 +1,40 @@
+"""What the absl entry points in tools/ call: flags in, one library call, clear errors out."""
+
+import sys
+
+from absl import logging
+
+from aign_tf import errors
+
+
+def run(fn, *args, **kwargs):
+  """Calls `fn`; bad input becomes a one-line `error: ...` on stderr and exit code 2."""
+  try:
+    return fn(*args, **kwargs)
+  except (errors.AIGNError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+  except RuntimeError as e:
+    # gin reports unset required bindings as RuntimeError.
+    if "Required bindings" in str(e) or "gin.REQUIRED" in str(e):
+      print(f"error: gin: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+      sys.exit(2)
+    raise
+
+
+def train_main(gin_files, gin_bindings, model_dir=None):
+  """Parses gin, then calls the `train` root; returns its result."""
+  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+
+  def go():
+    config.parse(gin_files, gin_bindings)
+    directory = model_dir or config.default_model_dir(gin_files)
+    trainer.check_model_dir(directory)
+    logging.info("model_dir: %s", directory)
+    return trainer.train(directory)
+
+  return run(go)
+
+

@@ -1,0 +1,326 @@
+"""The single gin root: `train(model_dir, ...)`.
+
+It builds the task's data, the AIGN model and its two optimizers under a `tf.distribute`
+strategy, restores the latest checkpoint in `model_dir` (so re-running the same command
+resumes), writes the operative gin config, and runs the loop: one AIGN step per iteration,
+logs with rates, TensorBoard scalars, periodic checkpoints, evaluation and pictures.
+
+Faults: a non-finite loss stops training with an error naming the step and the loss and
+leaves the last good checkpoint in place; SIGTERM and Ctrl-C finish the current step, save a
+checkpoint and return.
+"""
+
+import contextlib
+import hashlib
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+from absl import logging
+import gin
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from aign_tf import errors
+from aign_tf.data import keys
+from aign_tf.train import distribute
+from aign_tf.train import files
+from aign_tf.train import summaries
+
+OPERATIVE_CONFIG = "operative_config.gin"
+CHECKPOINT_DIR = "checkpoints"
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or Inf; training stopped without saving that state."""
+
+
+def check_model_dir(model_dir):
+  """Raises ConfigError if `model_dir` is unset or names an existing file."""
+  if not model_dir:
+    raise errors.ConfigError("model_dir is not set")
+  if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+    raise errors.ConfigError(f"model_dir {model_dir!r} exists and is not a directory")
+
+
+def build_checkpoint(model, step):
+  """One `tf.train.Checkpoint` naming every piece of training state."""
+  state = {"generator": model.generator,
+           "generator_optimizer": model.generator_optimizer,
+           "step": step}
+  if model.uses_discriminator:
+    state["discriminator"] = model.discriminator
+    state["discriminator_optimizer"] = model.discriminator_optimizer
+  return tf.train.Checkpoint(**state)
+
+
+def build_variables(model, batch):
+  """Creates the networks' and optimizers' variables from one example batch, so a
+  checkpoint restores into existing variables (no deferred restoration)."""
+  model.generator(batch[keys.OBSERVATION], training=False)
+  model.generator_optimizer.build(model.generator.trainable_variables)
+  if model.uses_discriminator:
+    model.discriminator(batch[keys.MEMORY], training=False)
+    model.discriminator_optimizer.build(model.discriminator.trainable_variables)
+
+
+def config_digest(config_text):
+  return hashlib.sha256(config_text.encode("utf-8")).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _stop_requests():
+  """Turns SIGTERM and SIGINT into a flag the loop checks between steps."""
+  requested = {"signal": None}
+  if threading.current_thread() is not threading.main_thread():
+    yield requested
+    return
+
+  def handler(signum, frame):  # pylint: disable=unused-argument
+    if requested["signal"] is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # A second Ctrl-C stops at once.
+    requested["signal"] = signal.Signals(signum).name
+    logging.warning("%s received: saving a checkpoint after this step",
+                    requested["signal"])
+
+  previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    yield requested
+  finally:
+    for s, h in previous.items():
+      signal.signal(s, h)
+
+
+def _numpy_tree(value):
+  if isinstance(value, dict):
+    return {k: _numpy_tree(v) for k, v in value.items()}
+  return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+
+
+def evaluate_model(model, task, dataset, num_batches=None, eval_fn=None):
+  """Averages per-example generator losses and task metrics over a dataset.
+
+  Args:
+    model: an `AIGN` model.
+    task: the `aign_tf.tasks.base.Task`.
+    dataset: finite dataset of batch dicts.
+    num_batches: stop after this many batches (None: the whole dataset).
+    eval_fn: optional compiled `model.evaluation_outputs`.
+
+  Returns:
+    (metrics dict name -> float, number of examples, first batch, first prediction), the
+    last two as NumPy for pictures.
+  """
+  eval_fn = eval_fn or tf.function(model.evaluation_outputs)
+  totals, count = {}, 0
+  first = None
+  for index, batch in enumerate(dataset):
+    if num_batches is not None and index >= num_batches:
+      break
+    prediction, losses = eval_fn(batch)
+    batch_np, prediction_np = _numpy_tree(batch), _numpy_tree(prediction)
+    values = {name: np.asarray(v) for name, v in losses.items()}
+    values.update(task.metrics(batch_np, prediction_np))
+    size = len(np.asarray(batch_np[keys.OBSERVATION]))
+    for name, value in values.items():
+      value = np.asarray(value, np.float64)
+      totals[name] = totals.get(name, 0.0) + (value.sum() if value.ndim else value * size)
+    count += size
+    if first is None:
+      first = (batch_np, prediction_np)
+  if count == 0:
+    raise errors.DataError(f"task {task.name!r}: the evaluation split yielded no examples")
+  return ({name: float(total / count) for name, total in totals.items()}, count,
+          first[0], first[1])
+
+
+@gin.configurable(module="train", denylist=["model_dir"])
+def train(model_dir,
+          task=gin.REQUIRED,
+          model=gin.REQUIRED,
+          generator_optimizer=gin.REQUIRED,
+          discriminator_optimizer=None,
+          batch_size=16,
+          train_steps=1000,
+          log_every=50,
+          checkpoint_every=500,
+          eval_every=500,
+          eval_batches=4,
+          eval_batch_size=None,
+          max_checkpoints_to_keep=3,
+          strategy="default",
+          jit_compile=False,
+          seed=0):
+  """Trains an AIGN model; re-running with the same `model_dir` resumes.
+
+  Args:
+    model_dir: where checkpoints, summaries, pictures and the operative config go.
+    task: an `aign_tf.tasks.base.Task` instance (`@tasks.XTask()`).
+    model: a callable returning the model (`@models.AIGN`, no parentheses: it is called
+      inside the strategy scope).
+    generator_optimizer: callable returning the generator's optimizer
+      (`@generator/optimizers.Adam`).
+    discriminator_optimizer: same for the discriminator (needed when the model has one).
+    batch_size: global batch size (split across replicas).
+    train_steps: total number of generator updates (including those already done).
+    log_every: steps between log lines and TensorBoard scalars.
+    checkpoint_every: steps between checkpoints (one is also written at the end).
+    eval_every: steps between evaluations and pictures (0: only at the end).
+    eval_batches: batches per evaluation.
+    eval_batch_size: defaults to `batch_size`.
+    max_checkpoints_to_keep: older checkpoints are deleted.
+    strategy: a name for `make_strategy` ("default", "mirrored", "multi_worker").
+    jit_compile: compile the train step with XLA. Off by default: measured on the 2-core CPU
+      it made a conv GAN step about 2x slower, and XLA cannot compile collectives on CPU.
+    seed: seeds Python, NumPy and TensorFlow, and the data pipelines.
+
+  Returns:
+    dict with "step", "train" (last logged training losses) and "eval" (last evaluation).
+
+  Raises:
+    errors.ConfigError: on bad configuration, before anything is written.
+    NonFiniteLossError: when a loss becomes NaN or Inf.
+  """
+  check_model_dir(model_dir)
+  for name, value in (("batch_size", batch_size), ("train_steps", train_steps),
+                      ("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+    if not isinstance(value, int) or value < 1:
+      raise errors.ConfigError(f"train.{name} must be a positive integer, got {value!r}")
+  keras.utils.set_random_seed(seed)
+  strategy = strategy if isinstance(strategy, tf.distribute.Strategy) else (
+      distribute.make_strategy(strategy))
+  if jit_compile and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices(
+      "GPU"):
+    raise errors.ConfigError("train.jit_compile=True cannot be used with a multi-replica "
+                             "strategy on CPU: XLA cannot compile collectives there")
+  if batch_size % strategy.num_replicas_in_sync:
+    raise errors.ConfigError(f"train.batch_size={batch_size} is not divisible by the "
+                             f"{strategy.num_replicas_in_sync} replicas")
+  chief = distribute.is_chief(strategy)
+
+  # Data and model; nothing is written until both are built.
+  train_ds = task.train_dataset(batch_size, seed=seed)
+  eval_ds = task.eval_dataset(eval_batch_size or batch_size)
+  with strategy.scope():
+    aign = model()
+    aign.compile(generator_optimizer=generator_optimizer(),
+                 discriminator_optimizer=(discriminator_optimizer()
+                                          if aign.uses_discriminator else None),
+                 jit_compile=jit_compile)
+    example = next(iter(train_ds.take(1)))
+    build_variables(aign, example)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+  checkpoint = build_checkpoint(aign, step)
+  checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
+  if not chief:  # Other workers write to a scratch dir; only the chief's copy is kept.
+    checkpoint_dir = os.path.join(model_dir, "workers",
+                                  f"{strategy.cluster_resolver.task_type}_"
+                                  f"{strategy.cluster_resolver.task_id}")
+  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
+                                       max_to_keep=max_checkpoints_to_keep)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    logging.info("Resumed from %s at step %d", manager.latest_checkpoint, int(step))
+
+  config_text = gin.operative_config_str()
+  if chief:
+    config_path = os.path.join(model_dir, OPERATIVE_CONFIG)
+    if os.path.exists(config_path):
+      with open(config_path) as f:
+        if f.read() != config_text:
+          logging.warning("The configuration differs from the one in %s; it is replaced "
+                          "(previous copy kept as %s.prev)", config_path, config_path)
+          os.replace(config_path, config_path + ".prev")
+    files.atomic_write(config_path, config_text)
+  writers = ({"train": tf.summary.create_file_writer(os.path.join(model_dir, "train")),
+              "eval": tf.summary.create_file_writer(os.path.join(model_dir, "eval"))}
+             if chief else {"train": tf.summary.create_noop_writer(),
+                            "eval": tf.summary.create_noop_writer()})
+
+  # The compiled step.
+  step_fn = aign.train_step
+  if jit_compile:
+    step_fn = tf.function(step_fn, jit_compile=True)
+
+  @tf.function
+  def train_fn(iterator):
+    outputs = strategy.run(step_fn, args=(next(iterator),))
+    return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in outputs.items()}
+
+  eval_fn = tf.function(aign.evaluation_outputs)
+  iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+  result = {"step": int(step), "train": {}, "eval": {}}
+
+  def run_eval(current):
+    metrics, count, batch, prediction = evaluate_model(aign, task, eval_ds, eval_batches,
+                                                       eval_fn)
+    logging.info("eval step %d (%d examples): %s", current, count,
+                 "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    if chief:
+      summaries.write_scalars(writers["eval"], metrics, current)
+      images = task.images(batch, prediction)
+      if images:
+        summaries.write_images(images, current, model_dir, writers["eval"])
+    result["eval"] = metrics
+
+  def save(current):
+    manager.save(checkpoint_number=current)
+    logging.info("Saved checkpoint for step %d in %s", current, checkpoint_dir)
+
+  start_step = int(step)
+  if start_step >= train_steps:
+    logging.info("Step %d >= train_steps=%d: nothing to train", start_step, train_steps)
+  progbar = (keras.utils.Progbar(train_steps, stateful_metrics=["generator_loss"])
+             if sys.stdout.isatty() and chief else None)
+  last_time, last_step = time.perf_counter(), start_step
+  with _stop_requests() as stop:
+    while int(step) < train_steps and stop["signal"] is None:
+      values = train_fn(iterator)
+      current = int(step.assign_add(1))
+      values = {name: float(v) for name, v in values.items()}
+      bad = {name: v for name, v in values.items() if not math.isfinite(v)}
+      if bad:
+        name, value = next(iter(bad.items()))
+        raise NonFiniteLossError(
+            f"step {current}: {name} is {value}; training stopped without saving this "
+            f"state. Last good checkpoint: {manager.latest_checkpoint or 'none'}")
+      if progbar is not None:
+        progbar.update(current, [("generator_loss", values["generator_loss"])])
+      if current % log_every == 0 or current == train_steps:
+        now = time.perf_counter()
+        rate = (current - last_step) / max(now - last_time, 1e-9)
+        logs = {m.name: float(m.result()) for m in aign.metrics}
+        logging.info("step %d/%d  %.2f steps/s  %.1f examples/s  %s", current, train_steps,
+                     rate, rate * batch_size,
+                     "  ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+        if chief:
+          summaries.write_scalars(writers["train"],
+                                  {**logs, "steps_per_second": rate,
+                                   "examples_per_second": rate * batch_size}, current)
+        for metric in aign.metrics:
+          metric.reset_state()
+        result["train"] = logs
+        last_time, last_step = now, current
+      if current % checkpoint_every == 0:
+        save(current)
+      if eval_every and current % eval_every == 0 and current != train_steps:
+        run_eval(current)
+    current = int(step)
+    if stop["signal"] is not None:
+      logging.warning("Stopped by %s at step %d", stop["signal"], current)
+    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(
+        f"-{current}"):
+      save(current)
+    if current > start_step or not result["eval"]:
+      run_eval(current)
+  for writer in writers.values():
+    writer.flush()
+  result["step"] = current
+  result["stopped_by"] = stop["signal"]
+  result["config_digest"] = config_digest(config_text)
+  return result
