@@ -10,3 +10,8 @@ MEMORY = "memory"
 
 ALL = (OBSERVATION, CONTEXT, RECONSTRUCTION_TARGET, RECONSTRUCTION_WEIGHTS, TARGET,
        TARGET_MASK, MEMORY)
+
+# A renderer returns either the rendered observation or a dict with these keys: the
+# observation and where it is valid (multiplied into `reconstruction_weights`).
+RENDERED = "rendered"
+RENDER_WEIGHTS = "weights"

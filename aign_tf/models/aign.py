@@ -179,9 +179,15 @@ class AIGN(keras.Model):
     losses = {}
     if self.reconstruction_weight > 0:
       rendered = self.renderer(prediction, batch.get(keys.CONTEXT))
+      weights = batch.get(keys.RECONSTRUCTION_WEIGHTS)
+      if isinstance(rendered, dict):
+        # A renderer may also say where its output is valid (e.g. in-bounds warps).
+        if rendered.get(keys.RENDER_WEIGHTS) is not None:
+          valid = rendered[keys.RENDER_WEIGHTS]
+          weights = valid if weights is None else weights * valid
+        rendered = rendered[keys.RENDERED]
       target = batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION])
-      losses["reconstruction_loss"] = self.reconstruction_loss_fn(
-          target, rendered, batch.get(keys.RECONSTRUCTION_WEIGHTS))
+      losses["reconstruction_loss"] = self.reconstruction_loss_fn(target, rendered, weights)
     if fake_logits is not None:
       losses["adversarial_loss"] = self.generator_adversarial_loss_fn(fake_logits)
     if self.supervised_weight > 0:

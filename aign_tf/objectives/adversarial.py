@@ -95,8 +95,8 @@ def gradient_penalty(discriminator, real, fake, target_norm=1.0, seed=None):
   interpolates = real + u * (fake - real)
   with tf.GradientTape() as tape:
     tape.watch(interpolates)
-    logits = discriminator(interpolates, training=True)
-  grads = tape.gradient(tf.reduce_sum(logits), interpolates)
+    total = tf.reduce_sum(discriminator(interpolates, training=True))
+  grads = tape.gradient(total, interpolates)
   grads = tf.reshape(grads, [batch, -1])
   norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)
   return tf.square(norm - target_norm)

@@ -8,7 +8,10 @@ to create weights.
 Call convention: `renderer(prediction, context)`, where `prediction` is the generator output
 (a tensor or a dict of tensors) and `context` a dict of extra batch tensors the renderer needs
 (camera intrinsics, a source frame to warp, a visibility mask). It returns the rendered
-observation, compared with the batch's `reconstruction_target` by the reconstruction loss.
+observation, compared with the batch's `reconstruction_target` by the reconstruction loss,
+or a dict `{"rendered": observation, "weights": validity}` when only part of the output is
+valid (e.g. pixels warped from outside the source frame); the weights multiply the batch's
+`reconstruction_weights`.
 """
 
 import gin

@@ -31,6 +31,30 @@ class Task:
     and to TensorBoard). Empty by default."""
     return {}
 
+  # Export (used by aign_tf.serving to write SavedModels for TF Serving) -------------------
+
+  def serving_input_signature(self):
+    """Inputs of the exported `serving_default` signature in the task's documented units:
+    dict name -> `tf.TensorSpec` with a `None` batch axis (e.g. uint8 images, float32
+    keypoints)."""
+    raise NotImplementedError(f"task {self.name!r} does not define an export signature")
+
+  def serve(self, generator, inputs):
+    """Maps `serving_input_signature()` inputs to a dict of named outputs in documented
+    units (e.g. uint8 and float images, metres), running `generator` in inference mode.
+    Traced inside a `tf.function`: TensorFlow ops only."""
+    raise NotImplementedError(f"task {self.name!r} does not define an export signature")
+
+  def image_inputs(self):
+    """Names of `serving_input_signature()` inputs that are uint8 images `[B, H, W, C]`;
+    export adds a `serving_bytes` signature taking them as encoded PNG/JPEG strings."""
+    return ()
+
+  def conventions(self):
+    """Short text describing input/output units and layouts, for the `metadata`
+    signature and export/README.md."""
+    return ""
+
 
 def to_numpy(tree):
   """Converts a (possibly nested dict of) tensor(s) to NumPy."""

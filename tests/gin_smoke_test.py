@@ -1,0 +1,31 @@
+"""Every gin file under gin/ trains for 2 steps on tiny shapes (with gin/testing/tiny.gin)."""
+
+import glob
+import os
+
+from aign_tf import testing
+from aign_tf.train import config
+from aign_tf.train import trainer
+
+GIN_FILES = sorted(
+    os.path.relpath(path, testing.GIN_DIR)
+    for path in glob.glob(os.path.join(testing.GIN_DIR, "*.gin"))
+    if os.path.basename(path) != "base.gin")
+
+
+class GinSmokeTest(testing.TestCase):
+
+  def test_there_are_gin_files(self):
+    self.assertIn("toy.gin", GIN_FILES)
+
+  @testing.parameterized.parameters(*[(f,) for f in GIN_FILES])
+  def test_trains_two_steps(self, gin_file):
+    model_dir = os.path.join(self.get_temp_dir(), os.path.splitext(gin_file)[0])
+    config.parse([os.path.join(testing.GIN_DIR, gin_file),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
+    result = trainer.train(model_dir)
+    self.assertEqual(result["step"], 2)
+    self.assertTrue(os.path.isfile(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)))
+    self.assertTrue(glob.glob(os.path.join(model_dir, trainer.CHECKPOINT_DIR, "ckpt-2.index")))
+    for name, value in result["train"].items():
+      self.assert_finite(value)
