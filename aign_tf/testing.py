@@ -26,3 +26,24 @@ class TestCase(parameterized.TestCase, tf.test.TestCase):
 
   def assert_finite(self, value):
     self.assertTrue(np.all(np.isfinite(np.asarray(value))), f"not finite: {value}")
+
+
+def toy_model(reconstruction_weight=1.0, adversarial_weight=0.1, supervised_weight=0.0,
+              discriminator_steps=1, renderer=None, learning_rate=1e-3, **kwargs):
+  """A compiled AIGN for the toy task (MLP generator and discriminator)."""
+  # Imported here so that `aign_tf.testing` stays light for tests that do not need it.
+  from aign_tf.models import aign  # pylint: disable=g-import-not-at-top
+  from aign_tf.models import discriminators  # pylint: disable=g-import-not-at-top
+  from aign_tf.models import generators  # pylint: disable=g-import-not-at-top
+  from aign_tf.renderers import base  # pylint: disable=g-import-not-at-top
+  model = aign.AIGN(
+      generator=generators.MLP(output_dim=8, hidden_units=32),
+      renderer=renderer or base.AveragePooling1D(2),
+      discriminator=discriminators.MLP(hidden_units=32),
+      reconstruction_weight=reconstruction_weight,
+      adversarial_weight=adversarial_weight,
+      supervised_weight=supervised_weight,
+      discriminator_steps=discriminator_steps, **kwargs)
+  model.compile(generator_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                discriminator_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+  return model

@@ -6,8 +6,6 @@ operative config).
 """
 
 import os
-import re
-
 import gin
 
 from aign_tf import configurables
@@ -16,11 +14,6 @@ from aign_tf import errors
 # The repository's gin/ folder, so `include 'base.gin'` works from anywhere.
 REPO_GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "gin")
-
-
-def _one_line(error):
-  text = str(error).strip().splitlines()
-  return text[0] if text else type(error).__name__
 
 
 def parse(gin_files=(), gin_bindings=(), search_paths=()):
@@ -41,10 +34,11 @@ def parse(gin_files=(), gin_bindings=(), search_paths=()):
     gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings),
                                         skip_unknown=False, finalize_config=False)
   except (ValueError, KeyError, IOError, SyntaxError) as e:
-    message = _one_line(e)
-    match = re.search(r"No configurable matching '([^']+)'", str(e))
-    if match:
-      message = f"unknown gin binding: no configurable matching {match.group(1)!r}"
+    # gin's message: what is wrong, then where ("In file ..., line N"), then the line.
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else type(e).__name__
+    if len(lines) >= 3 and lines[-2].startswith("In "):
+      message = f"{message.rstrip('.')} ({lines[-2][3:]}: {lines[-1]})"
     raise errors.ConfigError(f"gin: {message}") from e
 
 

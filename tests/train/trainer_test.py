@@ -1,0 +1,98 @@
+"""Tests of the training root: resume, checkpoints, operative config, non-finite losses."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from aign_tf import errors
+from aign_tf import testing
+from aign_tf.tasks import toy
+from aign_tf.train import trainer
+
+
+def run(model_dir, train_steps, model_fn=None, **kwargs):
+  return trainer.train(
+      model_dir, task=toy.ToyTask(num_train=256, num_memory=256, num_eval=32),
+      model=model_fn or testing.toy_model,
+      generator_optimizer=lambda: tf_keras_adam(),
+      discriminator_optimizer=lambda: tf_keras_adam(),
+      batch_size=8, train_steps=train_steps, log_every=1, checkpoint_every=1, eval_every=0,
+      **kwargs)
+
+
+def tf_keras_adam():
+  import tf_keras as keras  # pylint: disable=g-import-not-at-top
+  return keras.optimizers.Adam(1e-3)
+
+
+class TrainerTest(testing.TestCase):
+
+  def test_writes_checkpoint_config_and_summaries(self):
+    model_dir = self.get_temp_dir()
+    result = run(model_dir, 2)
+    self.assertEqual(result["step"], 2)
+    self.assertTrue(tf.io.gfile.exists(os.path.join(model_dir, "checkpoints", "ckpt-2.index")))
+    self.assertTrue(os.path.isfile(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)))
+    self.assertNotEmpty(tf.io.gfile.glob(os.path.join(model_dir, "train", "events.*")))
+    self.assertIn("factor_error", result["eval"])
+
+  def test_resume_continues_step_and_optimizer_state(self):
+    model_dir = self.get_temp_dir()
+    models = []
+
+    def model_fn():
+      models.append(testing.toy_model())
+      return models[-1]
+
+    run(model_dir, 3, model_fn)
+    saved = [w.copy() for w in models[-1].generator.get_weights()]
+    # Same steps again: nothing to train, and the restored weights are the saved ones.
+    result = run(model_dir, 3, model_fn)
+    self.assertEqual(result["step"], 3)
+    for a, b in zip(saved, models[-1].generator.get_weights()):
+      self.assertAllEqual(a, b)
+    self.assertEqual(int(models[-1].generator_optimizer.iterations), 3)
+    # More steps: continues from 3.
+    result = run(model_dir, 5, model_fn)
+    self.assertEqual(result["step"], 5)
+    self.assertEqual(int(models[-1].generator_optimizer.iterations), 5)
+    self.assertEqual(int(models[-1].discriminator_optimizer.iterations), 5)
+    self.assertEqual(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")),
+                     os.path.join(model_dir, "checkpoints", "ckpt-5"))
+
+  def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(self):
+    model_dir = self.get_temp_dir()
+    models = []
+
+    def explode(prediction, batch):
+      del batch
+      step = models[-1].generator_optimizer.iterations
+      return tf.where(step >= 3, np.nan, 0.0) * tf.ones_like(prediction[:, 0])
+
+    def model_fn():
+      models.append(testing.toy_model(regularizers={"boom": explode}))
+      return models[-1]
+
+    with self.assertRaisesRegex(trainer.NonFiniteLossError, r"step 4: .*nan.*ckpt-3"):
+      run(model_dir, 10, model_fn)
+    self.assertEqual(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")),
+                     os.path.join(model_dir, "checkpoints", "ckpt-3"))
+
+  def test_model_dir_that_is_a_file(self):
+    path = os.path.join(self.get_temp_dir(), "file")
+    with open(path, "w") as f:
+      f.write("x")
+    with self.assertRaisesRegex(errors.ConfigError, "not a directory"):
+      run(path, 1)
+
+  def test_bad_steps_and_strategy(self):
+    with self.assertRaisesRegex(errors.ConfigError, "train_steps"):
+      run(os.path.join(self.get_temp_dir(), "a"), 0)
+    with self.assertRaisesRegex(errors.ConfigError, "unknown strategy 'tpu2'"):
+      run(os.path.join(self.get_temp_dir(), "b"), 1, strategy="tpu2")
+    self.assertFalse(os.path.exists(os.path.join(self.get_temp_dir(), "b")))
+
+
+if __name__ == "__main__":
+  tf.test.main()
