@@ -1,5 +1,6 @@
 """What the absl entry points in tools/ call: flags in, one library call, clear errors out."""
 
+import os
 import sys
 
 from absl import logging
@@ -35,6 +36,14 @@ def train_main(gin_files, gin_bindings, model_dir=None):
     logging.info("model_dir: %s", directory)
     return trainer.train(directory)
 
-  return run(go)
+  result = run(go)
+  if config.resolve("train.strategy") == "multi_worker":
+    # Multi-worker processes can crash in TensorFlow's teardown at interpreter exit
+    # ("double free or corruption"); all work is saved by now, so leave at once.
+    logging.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # pylint: disable=protected-access
+  return result
 
 

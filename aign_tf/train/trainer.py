@@ -68,6 +68,14 @@ def build_variables(model, batch):
     model.discriminator_optimizer.build(model.discriminator.trainable_variables)
 
 
+def weights_digest(network):
+  """A short hash of a network's weights (identical replicas have identical digests)."""
+  digest = hashlib.sha256()
+  for weight in network.get_weights():
+    digest.update(np.ascontiguousarray(weight).tobytes())
+  return digest.hexdigest()[:16]
+
+
 def config_digest(config_text):
   return hashlib.sha256(config_text.encode("utf-8")).hexdigest()[:16]
 
@@ -213,7 +221,8 @@ def train(model_dir,
                  jit_compile=jit_compile)
     example = next(iter(train_ds.take(1)))
     build_variables(aign, example)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+  # The step counter is host-side state: a plain variable, not mirrored.
+  step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   checkpoint = build_checkpoint(aign, step)
   checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
   if not chief:  # Other workers write to a scratch dir; only the chief's copy is kept.
@@ -320,6 +329,11 @@ def train(model_dir,
       run_eval(current)
   for writer in writers.values():
     writer.flush()
+  if not chief:
+    # TF needs every worker to save; only the chief's checkpoints are kept.
+    tf.io.gfile.rmtree(checkpoint_dir)
+  result["weights_digest"] = weights_digest(aign.generator)
+  logging.info("generator weights digest at step %d: %s", current, result["weights_digest"])
   result["step"] = current
   result["stopped_by"] = stop["signal"]
   result["config_digest"] = config_digest(config_text)
