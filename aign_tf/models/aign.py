@@ -151,6 +151,8 @@ class AIGN(keras.Model):
       tracked.append("supervised_loss")
     tracked += [f"{name}_regularizer" for name in self.regularizers]
     self._trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
+    # Set by the trainer (`train.on_nonfinite="skip"`): skip updates with NaN/Inf.
+    self.skip_nonfinite = False
 
   @property
   def uses_discriminator(self):
@@ -298,18 +300,38 @@ class AIGN(keras.Model):
       g_losses = self.generator_losses(batch, prediction, fake_logits)
       g_total, means = self._reduce_generator_losses(batch, g_losses)
 
-    g_vars = self.generator.trainable_variables
-    self.generator_optimizer.apply_gradients(zip(g_tape.gradient(g_total, g_vars), g_vars))
+    updates = [(self.generator_optimizer, g_tape.gradient(g_total, self.generator.
+                                                           trainable_variables),
+                self.generator.trainable_variables)]
     if self.uses_discriminator:
       d_vars = self.discriminator.trainable_variables
-      self.discriminator_optimizer.apply_gradients(
-          zip(d_tape.gradient(d_total, d_vars), d_vars))
-    return self._update_trackers(g_total, means, d_losses, fake_logits,
-                                 real_logits if self.uses_discriminator else None)
+      updates.append((self.discriminator_optimizer, d_tape.gradient(d_total, d_vars), d_vars))
+    finite = None
+    if self.skip_nonfinite:
+      # Apply no update at all when any loss or gradient is NaN/Inf (single replica only:
+      # the trainer refuses this option under multi-replica strategies).
+      values = [g_total] + ([d_total] if self.uses_discriminator else [])
+      values += [g for _, grads, _ in updates for g in grads if g is not None]
+      finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in values])
 
-  def _update_trackers(self, g_total, means, d_losses, fake_logits, real_logits):
-    """Updates the Mean trackers; returns this step's per-replica scalar values."""
-    del g_total  # Scaled by the global batch size; `means` holds the readable value.
+      def apply():
+        for optimizer, grads, variables in updates:
+          optimizer.apply_gradients(zip(grads, variables))
+        return tf.constant(True)
+
+      tf.cond(finite, apply, lambda: tf.constant(False))
+    else:
+      for optimizer, grads, variables in updates:
+        optimizer.apply_gradients(zip(grads, variables))
+    return self._update_trackers(means, d_losses, fake_logits,
+                                 real_logits if self.uses_discriminator else None, finite)
+
+  def _update_trackers(self, means, d_losses, fake_logits, real_logits, finite=None):
+    """Updates the Mean trackers; returns this step's per-replica scalar values.
+
+    With `finite` given (skip mode), a non-finite step leaves the trackers unchanged and
+    the returned dict carries `skipped` = 1.
+    """
     step = dict(means)
     if d_losses is not None:
       for name, per_example in d_losses.items():
@@ -317,7 +339,13 @@ class AIGN(keras.Model):
       step["real_logit"] = tf.reduce_mean(real_logits)
       step["fake_logit"] = tf.reduce_mean(fake_logits)
     for name, value in step.items():
-      self._trackers[name].update_state(value)
+      if finite is None:
+        self._trackers[name].update_state(value)
+      else:
+        self._trackers[name].update_state(tf.where(finite, value, 0.0),
+                                          sample_weight=tf.cast(finite, tf.float32))
+    if finite is not None:
+      step["skipped"] = 1.0 - tf.cast(finite, tf.float32)
     return step
 
   def test_step(self, batch):
@@ -333,7 +361,7 @@ class AIGN(keras.Model):
           real_logits, fake_logits)}
     g_losses = self.generator_losses(batch, prediction, fake_logits)
     g_total, means = self._reduce_generator_losses(batch, g_losses)
-    return self._update_trackers(g_total, means, d_losses, fake_logits, real_logits)
+    return self._update_trackers(means, d_losses, fake_logits, real_logits)
 
   def evaluation_outputs(self, batch):
     """Predictions and per-example generator losses for evaluation, without D."""

@@ -162,6 +162,8 @@ def train(model_dir,
           max_checkpoints_to_keep=3,
           strategy="default",
           jit_compile=False,
+          on_nonfinite="stop",
+          deterministic=False,
           seed=0):
   """Trains an AIGN model; re-running with the same `model_dir` resumes.
 
@@ -184,6 +186,10 @@ def train(model_dir,
     strategy: a name for `make_strategy` ("default", "mirrored", "multi_worker").
     jit_compile: compile the train step with XLA. Off by default: measured on the 2-core CPU
       it made a conv GAN step about 2x slower, and XLA cannot compile collectives on CPU.
+    on_nonfinite: "stop" (raise, keeping the last good checkpoint) or "skip" (apply no
+      update for a step whose losses or gradients are NaN/Inf, count it, go on; single
+      replica only).
+    deterministic: enable TensorFlow op determinism (two runs give identical weights).
     seed: seeds Python, NumPy and TensorFlow, and the data pipelines.
 
   Returns:
@@ -198,7 +204,12 @@ def train(model_dir,
                       ("log_every", log_every), ("checkpoint_every", checkpoint_every)):
     if not isinstance(value, int) or value < 1:
       raise errors.ConfigError(f"train.{name} must be a positive integer, got {value!r}")
+  if on_nonfinite not in ("stop", "skip"):
+    raise errors.ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', got "
+                             f"{on_nonfinite!r}")
   keras.utils.set_random_seed(seed)
+  if deterministic:
+    tf.config.experimental.enable_op_determinism()
   strategy = strategy if isinstance(strategy, tf.distribute.Strategy) else (
       distribute.make_strategy(strategy))
   if jit_compile and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices(
@@ -208,6 +219,9 @@ def train(model_dir,
   if batch_size % strategy.num_replicas_in_sync:
     raise errors.ConfigError(f"train.batch_size={batch_size} is not divisible by the "
                              f"{strategy.num_replicas_in_sync} replicas")
+  if on_nonfinite == "skip" and strategy.num_replicas_in_sync > 1:
+    raise errors.ConfigError("train.on_nonfinite='skip' is not supported with "
+                             f"{strategy.num_replicas_in_sync} replicas; use 'stop'")
   chief = distribute.is_chief(strategy)
 
   # Data and model; nothing is written until both are built.
@@ -215,6 +229,7 @@ def train(model_dir,
   eval_ds = task.eval_dataset(eval_batch_size or batch_size)
   with strategy.scope():
     aign = model()
+    aign.skip_nonfinite = on_nonfinite == "skip"
     aign.compile(generator_optimizer=generator_optimizer(),
                  discriminator_optimizer=(discriminator_optimizer()
                                           if aign.uses_discriminator else None),
@@ -287,18 +302,23 @@ def train(model_dir,
   progbar = (keras.utils.Progbar(train_steps, stateful_metrics=["generator_loss"])
              if sys.stdout.isatty() and chief else None)
   last_time, last_step = time.perf_counter(), start_step
+  skipped = 0
   with _stop_requests() as stop:
     while int(step) < train_steps and stop["signal"] is None:
       values = train_fn(iterator)
       current = int(step.assign_add(1))
       values = {name: float(v) for name, v in values.items()}
       bad = {name: v for name, v in values.items() if not math.isfinite(v)}
-      if bad:
+      if bad and values.get("skipped"):
+        skipped += 1
+        logging.warning("step %d: skipped (no update): %s", current,
+                        ", ".join(f"{k}={v}" for k, v in bad.items()))
+      elif bad:
         name, value = next(iter(bad.items()))
         raise NonFiniteLossError(
             f"step {current}: {name} is {value}; training stopped without saving this "
             f"state. Last good checkpoint: {manager.latest_checkpoint or 'none'}")
-      if progbar is not None:
+      if progbar is not None and not bad:
         progbar.update(current, [("generator_loss", values["generator_loss"])])
       if current % log_every == 0 or current == train_steps:
         now = time.perf_counter()
@@ -336,5 +356,6 @@ def train(model_dir,
   logging.info("generator weights digest at step %d: %s", current, result["weights_digest"])
   result["step"] = current
   result["stopped_by"] = stop["signal"]
+  result["skipped_steps"] = skipped
   result["config_digest"] = config_digest(config_text)
   return result

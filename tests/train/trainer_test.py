@@ -79,6 +79,29 @@ class TrainerTest(testing.TestCase):
     self.assertEqual(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")),
                      os.path.join(model_dir, "checkpoints", "ckpt-3"))
 
+  def test_skip_mode_skips_non_finite_steps(self):
+    calls = tf.Variable(0)
+    models = []
+
+    def explode_once(prediction, batch):
+      del batch
+      calls.assign_add(1)
+      return tf.where(tf.equal(calls, 3), np.inf, 0.0) * tf.ones_like(prediction[:, 0])
+
+    def model_fn():
+      models.append(testing.toy_model(regularizers={"boom": explode_once}))
+      return models[-1]
+
+    result = run(self.get_temp_dir(), 6, model_fn, on_nonfinite="skip")
+    self.assertEqual(result["step"], 6)
+    self.assertEqual(result["skipped_steps"], 1)
+    self.assertEqual(int(models[-1].generator_optimizer.iterations), 5)
+    self.assertEqual(int(models[-1].discriminator_optimizer.iterations), 5)
+    for weight in models[-1].generator.get_weights():
+      self.assert_finite(weight)
+    with self.assertRaisesRegex(errors.ConfigError, "on_nonfinite"):
+      run(os.path.join(self.get_temp_dir(), "x"), 1, on_nonfinite="ignore")
+
   def test_model_dir_that_is_a_file(self):
     path = os.path.join(self.get_temp_dir(), "file")
     with open(path, "w") as f:
