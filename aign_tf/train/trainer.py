@@ -58,6 +58,24 @@ def build_checkpoint(model, step):
   return tf.train.Checkpoint(**state)
 
 
+def check_batch(model, batch, task):
+  """Conflicting options surface here, before any training: a loss term whose data the
+  task does not provide."""
+  if keys.OBSERVATION not in batch:
+    raise errors.ConfigError(f"task {task.name!r} yields batches without "
+                             f"'{keys.OBSERVATION}'")
+  if model.supervised_weight > 0 and keys.TARGET not in batch:
+    raise errors.ConfigError(
+        f"models.AIGN.supervised_weight={model.supervised_weight} but task "
+        f"{task.name!r} provides no paired ground truth ('{keys.TARGET}'): set the weight "
+        "to 0 or configure paired data")
+  if model.uses_discriminator and keys.MEMORY not in batch:
+    raise errors.ConfigError(
+        f"models.AIGN.adversarial_weight={model.adversarial_weight} but task "
+        f"{task.name!r} provides no memory ('{keys.MEMORY}'): set the weight to 0 or "
+        "configure a memory")
+
+
 def build_variables(model, batch):
   """Creates the networks' and optimizers' variables from one example batch, so a
   checkpoint restores into existing variables (no deferred restoration)."""
@@ -74,6 +92,23 @@ def weights_digest(network):
   for weight in network.get_weights():
     digest.update(np.ascontiguousarray(weight).tobytes())
   return digest.hexdigest()[:16]
+
+
+def set_threads(intra_op_threads, inter_op_threads):
+  """Sets TensorFlow's thread pools; they can only change before TensorFlow starts."""
+  for name, value, getter, setter in (
+      ("intra_op_threads", intra_op_threads, tf.config.threading.get_intra_op_parallelism_threads,
+       tf.config.threading.set_intra_op_parallelism_threads),
+      ("inter_op_threads", inter_op_threads, tf.config.threading.get_inter_op_parallelism_threads,
+       tf.config.threading.set_inter_op_parallelism_threads)):
+    if not isinstance(value, int) or value < 0:
+      raise errors.ConfigError(f"train.{name} must be an integer >= 0, got {value!r}")
+    if value and getter() != value:
+      try:
+        setter(value)
+      except RuntimeError:
+        logging.warning("train.%s=%d ignored: TensorFlow was already initialised in this "
+                        "process", name, value)
 
 
 def config_digest(config_text):
@@ -164,6 +199,8 @@ def train(model_dir,
           jit_compile=False,
           on_nonfinite="stop",
           deterministic=False,
+          intra_op_threads=0,
+          inter_op_threads=0,
           seed=0):
   """Trains an AIGN model; re-running with the same `model_dir` resumes.
 
@@ -190,6 +227,8 @@ def train(model_dir,
       update for a step whose losses or gradients are NaN/Inf, count it, go on; single
       replica only).
     deterministic: enable TensorFlow op determinism (two runs give identical weights).
+    intra_op_threads: threads inside one op (0: TensorFlow's default, one per core).
+    inter_op_threads: ops run in parallel (0: TensorFlow's default).
     seed: seeds Python, NumPy and TensorFlow, and the data pipelines.
 
   Returns:
@@ -207,6 +246,7 @@ def train(model_dir,
   if on_nonfinite not in ("stop", "skip"):
     raise errors.ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', got "
                              f"{on_nonfinite!r}")
+  set_threads(intra_op_threads, inter_op_threads)
   keras.utils.set_random_seed(seed)
   if deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -235,6 +275,7 @@ def train(model_dir,
                                           if aign.uses_discriminator else None),
                  jit_compile=jit_compile)
     example = next(iter(train_ds.take(1)))
+    check_batch(aign, example, task)
     build_variables(aign, example)
   # The step counter is host-side state: a plain variable, not mirrored.
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

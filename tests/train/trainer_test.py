@@ -102,6 +102,22 @@ class TrainerTest(testing.TestCase):
     with self.assertRaisesRegex(errors.ConfigError, "on_nonfinite"):
       run(os.path.join(self.get_temp_dir(), "x"), 1, on_nonfinite="ignore")
 
+  def test_supervised_weight_without_paired_data(self):
+    class NoTargets(toy.ToyTask):
+
+      def _examples(self, factors, paired_fraction, seed):
+        examples = super()._examples(factors, paired_fraction, seed)
+        del examples["target"], examples["target_mask"]
+        return examples
+
+    model_dir = os.path.join(self.get_temp_dir(), "conflict")
+    with self.assertRaisesRegex(errors.ConfigError, "supervised_weight=1.0.*paired"):
+      trainer.train(model_dir, task=NoTargets(num_train=64, num_memory=64, num_eval=8),
+                    model=lambda: testing.toy_model(supervised_weight=1.0),
+                    generator_optimizer=tf_keras_adam,
+                    discriminator_optimizer=tf_keras_adam, batch_size=8, train_steps=1)
+    self.assertFalse(os.path.exists(model_dir))
+
   def test_model_dir_that_is_a_file(self):
     path = os.path.join(self.get_temp_dir(), "file")
     with open(path, "w") as f:

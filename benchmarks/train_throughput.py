@@ -1,0 +1,170 @@
+"""Training throughput of each task's default config, next to this machine's matmul peak.
+
+For every gin file given (default: all task files under gin/), measures in one process:
+  - the full AIGN step (generator + discriminator updates), fed by the task's tf.data pipeline;
+  - the same step fed from one cached in-memory batch (the pipeline cannot be the bottleneck
+    if the two agree);
+  - the generator step alone and the discriminator step alone (cached batch);
+  - the input pipeline alone (examples/s it delivers);
+  - FLOPs per step counted by TF's graph profiler (float_ops of the traced step), hence the
+    achieved GFLOP/s, and the fp32 matmul peak (1024^3 and 2048^3 products) measured in the
+    same run, so the ratio to the hardware limit is visible.
+
+Usage:
+  python benchmarks/train_throughput.py [--gin_file=gin/faces_sr.gin ...] [--steps=20]
+      [--gin_bindings=...] [--output_json=benchmarks/results.json]
+
+Timings on this shared 2-core CPU vary by up to 3x between runs: compare ratios taken in the
+same run.
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+flags.DEFINE_multi_string("gin_file", None, "Task gin files (default: gin/*.gin).")
+flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings applied to every task.")
+flags.DEFINE_integer("steps", 20, "Timed steps per measurement (after 3 warm-up steps).")
+flags.DEFINE_string("output_json", None, "Also write the results here.")
+FLAGS = flags.FLAGS
+
+
+def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
+  """Best fp32 matmul rate over a few sizes, in GFLOP/s."""
+  best = 0.0
+  for n in sizes:
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    product(a, b).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+      product(a, b).numpy()
+    seconds = (time.perf_counter() - start) / repeats
+    best = max(best, 2.0 * n ** 3 / seconds / 1e9)
+  return best
+
+
+def count_flops(tf, concrete_function):
+  """Float operations of a traced function's graph (TF's v1 graph profiler)."""
+  graph = concrete_function.graph
+  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  options["output"] = "none"
+  stats = tf.compat.v1.profiler.profile(graph, options=options)
+  return float(stats.total_float_ops) if stats is not None else float("nan")
+
+
+def time_call(fn, steps, sync):
+  for _ in range(3):
+    sync(fn())
+  start = time.perf_counter()
+  for _ in range(steps):
+    out = fn()
+  sync(out)
+  return (time.perf_counter() - start) / steps
+
+
+def benchmark(gin_file, steps):
+  """Measures one task; returns a dict of results."""
+  import gin  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from aign_tf.data import keys  # pylint: disable=g-import-not-at-top
+  from aign_tf.models import aign as aign_lib  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+
+  config.parse([gin_file], FLAGS.gin_bindings)
+  task = config.resolve("train.task")
+  batch_size = config.resolve("train.batch_size")
+  model = config.resolve("train.model")()
+  model.compile(generator_optimizer=config.resolve("train.generator_optimizer")(),
+                discriminator_optimizer=(config.resolve("train.discriminator_optimizer")()
+                                         if model.uses_discriminator else None))
+  dataset = task.train_dataset(batch_size, seed=0)
+  iterator = iter(dataset)
+  cached = next(iterator)
+  trainer.build_variables(model, cached)
+
+  def sync(out):
+    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+
+  full_step = tf.function(model.train_step)
+  results = {"task": task.name, "gin_file": gin_file, "batch_size": batch_size}
+  results["pipeline_step_s"] = time_call(lambda: full_step(next(iterator)), steps, sync)
+  results["cached_step_s"] = time_call(lambda: full_step(cached), steps, sync)
+
+  def generator_step(batch):
+    with tf.GradientTape() as tape:
+      prediction = model.generator(batch[keys.OBSERVATION], training=True)
+      fake_logits = None
+      if model.uses_discriminator:
+        fake_logits = model.discriminator(
+            aign_lib.select(prediction, model.discriminator_input_key), training=True)
+      total, _ = model._reduce_generator_losses(  # pylint: disable=protected-access
+          batch, model.generator_losses(batch, prediction, fake_logits))
+    variables = model.generator.trainable_variables
+    model.generator_optimizer.apply_gradients(zip(tape.gradient(total, variables),
+                                                  variables))
+    return total
+
+  g_step = tf.function(generator_step)
+  results["generator_step_s"] = time_call(lambda: g_step(cached), steps, sync)
+  if model.uses_discriminator:
+    fake = tf.stop_gradient(aign_lib.select(model.generator(cached[keys.OBSERVATION]),
+                                            model.discriminator_input_key))
+    d_step = tf.function(
+        lambda: model._discriminator_only_step(  # pylint: disable=protected-access
+            cached[keys.MEMORY], fake) or tf.constant(0))
+    results["discriminator_step_s"] = time_call(d_step, steps, sync)
+
+  pipeline = iter(dataset)
+  results["pipeline_only_examples_per_s"] = batch_size / time_call(
+      lambda: next(pipeline), steps * 3, sync)
+  flops = count_flops(tf, full_step.get_concrete_function(cached))
+  results["flops_per_step"] = flops
+  results["gflops_per_s"] = flops / results["cached_step_s"] / 1e9
+  for name in ("pipeline_step", "cached_step"):
+    results[f"{name}_examples_per_s"] = batch_size / results[f"{name}_s"]
+  results["pipeline_over_cached"] = results["cached_step_s"] / results["pipeline_step_s"]
+  gin.clear_config()
+  return results
+
+
+def main(argv):
+  del argv
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  gin_files = FLAGS.gin_file or sorted(
+      f for f in glob.glob(os.path.join(repo, "gin", "*.gin"))
+      if os.path.basename(f) != "base.gin" and "_" not in os.path.basename(f)[:-4])
+  peak = matmul_peak_gflops(tf)
+  rows = [benchmark(f, FLAGS.steps) for f in gin_files]
+  print(f"TensorFlow {tf.__version__}; fp32 matmul peak {peak:.1f} GFLOP/s; "
+        f"{FLAGS.steps} timed steps each")
+  header = ("| task | batch | full step ms | ex/s (pipeline) | ex/s (cached) | pipeline/cached "
+            "| G step ms | D step ms | pipeline alone ex/s | GFLOP/step | GFLOP/s | % of peak |")
+  print(header)
+  print("|" + "---|" * (header.count("|") - 1))
+  for r in rows:
+    print(f"| {r['task']} | {r['batch_size']} | {1e3 * r['pipeline_step_s']:.1f} | "
+          f"{r['pipeline_step_examples_per_s']:.1f} | {r['cached_step_examples_per_s']:.1f} | "
+          f"{r['pipeline_over_cached']:.2f} | {1e3 * r['generator_step_s']:.1f} | "
+          f"{1e3 * r.get('discriminator_step_s', float('nan')):.1f} | "
+          f"{r['pipeline_only_examples_per_s']:.0f} | {r['flops_per_step'] / 1e9:.3f} | "
+          f"{r['gflops_per_s']:.1f} | {100 * r['gflops_per_s'] / peak:.0f}% |")
+  if FLAGS.output_json:
+    with open(FLAGS.output_json, "w") as f:
+      json.dump({"tensorflow": tf.__version__, "matmul_peak_gflops": peak, "rows": rows}, f,
+                indent=2)
+
+
+if __name__ == "__main__":
+  app.run(main)
