@@ -33,6 +33,8 @@ flags.DEFINE_multi_string("gin_file", None, "Task gin files (default: gin/*.gin)
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings applied to every task.")
 flags.DEFINE_integer("steps", 20, "Timed steps per measurement (after 3 warm-up steps).")
 flags.DEFINE_string("output_json", None, "Also write the results here.")
+flags.DEFINE_bool("compare_jit", True, "Also time the cached full step under XLA "
+                  "(jit_compile=True), to justify the default (off).")
 FLAGS = flags.FLAGS
 
 
@@ -101,6 +103,13 @@ def benchmark(gin_file, steps):
   results["pipeline_step_s"] = time_call(lambda: full_step(next(iterator)), steps, sync)
   results["cached_step_s"] = time_call(lambda: full_step(cached), steps, sync)
 
+  if FLAGS.compare_jit:
+    try:
+      jit_step = tf.function(model.train_step, jit_compile=True)
+      results["jit_cached_step_s"] = time_call(lambda: jit_step(cached), steps, sync)
+    except Exception as e:  # pylint: disable=broad-except
+      results["jit_error"] = str(e).splitlines()[0][:200]
+
   def generator_step(batch):
     with tf.GradientTape() as tape:
       prediction = model.generator(batch[keys.OBSERVATION], training=True)
@@ -148,7 +157,8 @@ def main(argv):
   peak = matmul_peak_gflops(tf)
   rows = [benchmark(f, FLAGS.steps) for f in gin_files]
   print(f"TensorFlow {tf.__version__}; fp32 matmul peak {peak:.1f} GFLOP/s; "
-        f"{FLAGS.steps} timed steps each")
+        f"{FLAGS.steps} timed steps each; TF_ENABLE_ONEDNN_OPTS="
+        f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset (on)')}")
   header = ("| task | batch | full step ms | ex/s (pipeline) | ex/s (cached) | pipeline/cached "
             "| G step ms | D step ms | pipeline alone ex/s | GFLOP/step | GFLOP/s | % of peak |")
   print(header)
@@ -160,6 +170,12 @@ def main(argv):
           f"{1e3 * r.get('discriminator_step_s', float('nan')):.1f} | "
           f"{r['pipeline_only_examples_per_s']:.0f} | {r['flops_per_step'] / 1e9:.3f} | "
           f"{r['gflops_per_s']:.1f} | {100 * r['gflops_per_s'] / peak:.0f}% |")
+  for r in rows:
+    if "jit_cached_step_s" in r:
+      print(f"{r['task']}: XLA (jit_compile=True) step / default step time = "
+            f"{r['jit_cached_step_s'] / r['cached_step_s']:.2f}")
+    elif "jit_error" in r:
+      print(f"{r['task']}: XLA failed: {r['jit_error']}")
   if FLAGS.output_json:
     with open(FLAGS.output_json, "w") as f:
       json.dump({"tensorflow": tf.__version__, "matmul_peak_gflops": peak, "rows": rows}, f,

@@ -26,6 +26,7 @@ are imported inside the functions, so importing this module stays cheap.
 import gin
 import tensorflow as tf
 
+from aign_tf.data import keys
 from aign_tf.renderers import base
 from aign_tf.renderers import sampling
 
@@ -141,4 +142,4 @@ class ViewSynthesis(base.Renderer):
       raise ValueError(f"ViewSynthesis needs context keys {missing} (have {sorted(context)})")
     warped, valid, _ = warp(context[SOURCE], prediction[DEPTH], prediction[EGOMOTION],
                             context[INTRINSICS])
-    return {"rendered": warped, "weights": valid}
+    return {keys.RENDERED: warped, keys.RENDER_WEIGHTS: valid}
