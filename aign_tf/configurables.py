@@ -34,6 +34,14 @@ CONFIGURABLE_MODULES = (
     "aign_tf.renderers.base",
     "aign_tf.tasks.toy",
     "aign_tf.train.trainer",
+    "aign_tf.data.pose",
+    "aign_tf.models.pose_networks",
+    "aign_tf.objectives.pose",
+    "aign_tf.renderers.projection",
+    "aign_tf.tasks.pose",
+    "aign_tf.renderers.view_synthesis",
+    "aign_tf.models.sfm_networks",
+    "aign_tf.tasks.sfm",
 )
 
 

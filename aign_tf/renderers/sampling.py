@@ -16,6 +16,10 @@ al. 2015, and the view-synthesis loss of Zhou et al. 2017).
 
 import tensorflow as tf
 
+# Points this close (in pixels) outside the image count as inside: round-off of an exact
+# projection onto the border must not invalidate it.
+_TOLERANCE = 1e-3
+
 
 def bilinear_sample(image, coordinates, name="bilinear_sample"):
   """Samples `image` bilinearly at float pixel `coordinates`.
@@ -28,7 +32,7 @@ def bilinear_sample(image, coordinates, name="bilinear_sample"):
 
   Returns:
     (samples `[A1, ..., An, H', W', C]`, validity `[A1, ..., An, H', W', 1]`), the validity
-    1.0 where the point lies in `[0, W - 1] x [0, H - 1]` and 0.0 elsewhere (no gradient).
+    1.0 where the point lies in `[0, W - 1] x [0, H - 1]` (to within 1e-3 pixel) and 0.0 elsewhere (no gradient).
 
   Raises:
     ValueError: if the ranks or batch shapes of the inputs do not match, or the last axis
@@ -59,15 +63,19 @@ def bilinear_sample(image, coordinates, name="bilinear_sample"):
     # Which points are inside, and the four clamped corners.
     max_x = tf.cast(width - 1, image.dtype)
     max_y = tf.cast(height - 1, image.dtype)
-    valid = tf.cast((x >= 0.0) & (x <= max_x) & (y >= 0.0) & (y <= max_y), image.dtype)
+    tol = tf.cast(_TOLERANCE, image.dtype)
+    valid = tf.cast((x >= -tol) & (x <= max_x + tol) & (y >= -tol) & (y <= max_y + tol),
+                    image.dtype)
     x0 = tf.floor(x)
     y0 = tf.floor(y)
     a = (x - x0)[..., None]
     b = (y - y0)[..., None]
-    x0i = tf.clip_by_value(tf.cast(x0, tf.int32), 0, width - 1)
-    y0i = tf.clip_by_value(tf.cast(y0, tf.int32), 0, height - 1)
+    x0i = tf.cast(x0, tf.int32)
+    y0i = tf.cast(y0, tf.int32)
     x1i = tf.clip_by_value(x0i + 1, 0, width - 1)
     y1i = tf.clip_by_value(y0i + 1, 0, height - 1)
+    x0i = tf.clip_by_value(x0i, 0, width - 1)
+    y0i = tf.clip_by_value(y0i, 0, height - 1)
 
     def gather(yi, xi):
       return tf.gather_nd(flat_image, tf.stack([yi, xi], axis=-1), batch_dims=1)

@@ -1,0 +1,196 @@
+"""Pose task data: 3D clips -> (2D observations, 3D targets) and the unpaired 3D memory.
+
+Clips come from `pose_clips(source)`: "samples" (the real LAFAN1/DeepMimic clips fetched by
+`tools/fetch_samples.py pose`, see `pose_samples.SPLITS`), "embedded" (procedurally animated
+clips generated on the fly, `mocap/procedural.py`: no download, used by CI and smoke tests),
+or "auto" (samples when fetched, embedded otherwise). Each split ("memory", "train", "eval")
+is a disjoint set of clips. Every clip is rescaled to the reference skeleton size
+(`skeleton.normalise_scale`) so sources of different sizes look alike to the discriminator.
+
+2D inputs are made by sampling a camera per pose and view (`CameraSampler`: azimuth,
+elevation, roll, distance, image offset and focal length ranges), projecting with a pinhole,
+adding optional Gaussian pixel noise (converted by the sampled focal length) and dropping
+joints at random (confidence 0, moved onto the pelvis) to mimic a 2D detector. Each example:
+
+  observation             `[17, 2]` (x - r) / s: root-centred, scale-normalised keypoints
+  context.root_2d         `[2]` r, the pelvis in normalised camera coordinates
+  context.scale_2d        `[1]` s, RMS distance of the (present) keypoints from r
+  reconstruction_weights  `[17, 1]` joint confidences
+  target                  `[17, 3]` root-relative joints in the camera frame (metres)
+  target_mask             `[]` 1 for the paired fraction of examples
+  canonical               `[17, 3]` the same pose in the canonical body frame
+
+Memory samples are `[17, 3]` poses from the memory clips, in the canonical frame
+(`frame="canonical"`) or seen by independently sampled cameras (`frame="camera"`).
+"""
+
+import gin
+import numpy as np
+
+from aign_tf import errors
+from aign_tf.data import pose_samples
+from aign_tf.data.mocap import kinematics
+from aign_tf.data.mocap import procedural
+from aign_tf.data.mocap import skeleton
+
+SPLITS = ("memory", "train", "eval")
+CANONICAL = "canonical"
+SOURCES = ("auto", "samples", "embedded")
+_EMBEDDED_SEEDS = {"memory": 1, "train": 2, "eval": 3}
+
+
+@gin.configurable(module="data")
+def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10),
+               embedded_frames=240, stride=2):
+  """The 3D clips of one split: dict name -> `[T, 17, 3]` metres, y up, reference size.
+
+  Args:
+    split: "memory", "train" or "eval".
+    source: "auto", "samples" or "embedded" (module doc).
+    cache_dir: the sample cache (default `samples.default_cache_dir()`).
+    embedded_clips: number of procedural clips for (memory, train, eval).
+    embedded_frames: frames per procedural clip.
+    stride: keep every `stride`-th frame (neighbouring mocap frames are near duplicates).
+
+  Raises:
+    errors.ConfigError: unknown split or source, or "samples" without fetched samples.
+  """
+  if split not in SPLITS:
+    raise errors.ConfigError(f"pose_clips: unknown split {split!r}; known: {SPLITS}")
+  if source not in SOURCES:
+    raise errors.ConfigError(f"data.pose_clips.source must be one of {SOURCES}, got "
+                             f"{source!r}")
+  clips = None
+  if source in ("auto", "samples"):
+    clips = pose_samples.load(cache_dir)
+    if clips is None and source == "samples":
+      raise errors.ConfigError(
+          f"data.pose_clips.source='samples' but {pose_samples.task_dir(cache_dir)} holds "
+          "no fetched samples: run python tools/fetch_samples.py pose")
+  if clips is not None:
+    clips = pose_samples.split(clips, split)
+  else:
+    count = embedded_clips[SPLITS.index(split)]
+    clips = procedural.generate_clips(count, embedded_frames, seed=_EMBEDDED_SEEDS[split])
+  out = {}
+  for name, poses in clips.items():
+    poses = skeleton.check_poses(poses, name)
+    out[name] = skeleton.normalise_scale(skeleton.root_relative(poses))[0][::stride]
+  return out
+
+
+@gin.configurable(module="data")
+class CameraSampler:
+  """Random cameras looking at a person (angles in degrees, distances in metres).
+
+  The camera is at `distance` from the pelvis, at `elevation` above it (looking down),
+  `azimuth` around it (0: in front of a person facing +z), rolled by `roll`; the pelvis
+  projects to a uniformly drawn offset from the image centre in normalised coordinates.
+  Camera rotation (world y-up -> camera y-down): R = Rz(roll) Rx(180 + elevation)
+  Ry(-azimuth).
+  """
+
+  def __init__(self, azimuth_range=(-180.0, 180.0), elevation_range=(-10.0, 30.0),
+               roll_std=3.0, distance_range=(3.5, 7.0), offset_range=0.25,
+               focal_range=(800.0, 1600.0)):
+    self.azimuth_range = tuple(azimuth_range)
+    self.elevation_range = tuple(elevation_range)
+    self.roll_std = float(roll_std)
+    self.distance_range = tuple(distance_range)
+    self.offset_range = float(offset_range)
+    self.focal_range = tuple(focal_range)
+    if self.distance_range[0] <= 1.0:
+      raise errors.ConfigError("CameraSampler.distance_range must stay above 1 m, got "
+                               f"{self.distance_range}")
+
+  def sample(self, count, rng):
+    """Returns dict: rotation `[N, 3, 3]`, distance `[N]`, offset `[N, 2]`, focal `[N]`."""
+    azimuth = np.radians(rng.uniform(*self.azimuth_range, size=count))
+    elevation = np.radians(rng.uniform(*self.elevation_range, size=count))
+    roll = np.radians(rng.normal(0.0, self.roll_std, size=count))
+    rotation = (kinematics.axis_rotation("Z", roll) @
+                kinematics.axis_rotation("X", np.pi + elevation) @
+                kinematics.axis_rotation("Y", -azimuth))
+    return {"rotation": rotation,
+            "distance": rng.uniform(*self.distance_range, size=count),
+            "offset": rng.uniform(-self.offset_range, self.offset_range, size=(count, 2)),
+            "focal": rng.uniform(*self.focal_range, size=count)}
+
+
+def stack_clips(clips):
+  """dict name -> `[T, 17, 3]` -> (poses `[N, 17, 3]`, clip index `[N]`, names)."""
+  names = sorted(clips)
+  if not names:
+    raise errors.DataError("no pose clips")
+  poses = np.concatenate([clips[n] for n in names]).astype(np.float32)
+  index = np.concatenate([np.full(len(clips[n]), i) for i, n in enumerate(names)])
+  return poses, index, names
+
+
+def observe(poses, cameras, rng, noise_px=0.0, dropout=0.0):
+  """Views root-relative world poses `[N, 17, 3]` through sampled cameras.
+
+  Returns a dict of NumPy arrays, one row per pose (module doc keys, flattened: "observation",
+  "root_2d", "scale_2d", "confidence", "target", "canonical", plus "keypoints_2d", the
+  normalised camera coordinates before root-centring).
+  """
+  poses = np.asarray(poses, np.float64)
+  camera_joints = np.einsum("nij,nkj->nki", cameras["rotation"], poses)
+  # Place the pelvis at `distance` on the ray through `offset`.
+  ray = np.concatenate([cameras["offset"], np.ones((len(poses), 1))], axis=1)
+  ray /= np.linalg.norm(ray, axis=1, keepdims=True)
+  root = ray * cameras["distance"][:, None]
+  points = camera_joints + root[:, None, :]
+  depth = np.maximum(points[..., 2:], 1e-3)
+  keypoints = points[..., :2] / depth
+  if noise_px > 0:
+    keypoints = keypoints + rng.normal(size=keypoints.shape) * (
+        noise_px / cameras["focal"])[:, None, None]
+  confidence = np.ones(keypoints.shape[:2], np.float32)
+  if dropout > 0:
+    drop = rng.random(keypoints.shape[:2]) < dropout
+    drop[:, skeleton.ROOT] = False
+    confidence[drop] = 0.0
+    keypoints = np.where(drop[..., None], keypoints[:, skeleton.ROOT:skeleton.ROOT + 1],
+                         keypoints)
+  normalised = normalise_keypoints(keypoints)
+  return {**normalised, "keypoints_2d": keypoints.astype(np.float32),
+          "confidence": confidence,
+          "target": camera_joints.astype(np.float32),
+          "canonical": skeleton.canonicalise(poses)}
+
+
+def normalise_keypoints(keypoints):
+  """Root-centres and scale-normalises `[N, 17, 2]` keypoints (NumPy).
+
+  s is the RMS distance from the pelvis over the joints not lying exactly on it (missing
+  joints are placed there); `aign_tf.tasks.pose.normalise` is the same in TensorFlow.
+
+  Returns dict "observation" `[N, 17, 2]`, "root_2d" `[N, 2]`, "scale_2d" `[N, 1]`.
+
+  Raises:
+    errors.DataError: non-finite keypoints, or a pose whose joints all coincide.
+  """
+  keypoints = np.asarray(keypoints, np.float64)
+  skeleton.check_poses(keypoints, "keypoints_2d", dims=2)
+  root = keypoints[:, skeleton.ROOT]
+  centred = keypoints - root[:, None]
+  squared = np.sum(np.square(centred), axis=-1)
+  # Joints exactly on the pelvis are missing ones (see `observe`): they do not count.
+  present = np.maximum(np.sum(squared > 0, axis=-1, keepdims=True), 1)
+  scale = np.sqrt(np.sum(squared, axis=-1, keepdims=True) / present)
+  if np.any(scale <= 1e-9):
+    raise errors.DataError(f"keypoints_2d: pose {int(np.argmin(scale))} has all joints at "
+                           "one point")
+  return {"observation": (centred / scale[:, :, None]).astype(np.float32),
+          "root_2d": root.astype(np.float32), "scale_2d": scale.astype(np.float32)}
+
+
+def memory_poses(poses, frame, cameras=None):
+  """Memory samples from world poses: canonical, or rotated into sampled camera frames."""
+  if frame == CANONICAL:
+    return skeleton.canonicalise(poses)
+  if frame == "camera":
+    return np.einsum("nij,nkj->nki", cameras["rotation"],
+                     skeleton.root_relative(poses)).astype(np.float32)
+  raise errors.ConfigError(f"memory frame must be 'canonical' or 'camera', got {frame!r}")

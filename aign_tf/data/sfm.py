@@ -1,0 +1,570 @@
+"""Structure-from-motion data: procedural corridors with exact depth, and real-format loaders.
+
+Embedded default (no download): a camera moving down a corridor made of textured planes
+(floor, ceiling, two walls, an end wall) with boxes standing on the floor, ray-cast
+analytically in NumPy. Each example is a pair of frames (target t, source s = the frame the
+camera saw a moment before), the exact target depth and the exact egomotion. Everything is
+deterministic from a seed. Textures are procedural value noise by default; with
+`texture="photos"` and scikit-image installed, crops of its bundled photographs are used.
+
+Conventions (shared with `aign_tf.renderers.view_synthesis`): camera x right, y down, z
+forward; depth is z (scene units, metres-like: the camera is ~1.5 units above the floor);
+pixel (x, y) = (column, row), integers at pixel centres; intrinsics (f_x, f_y, c_x, c_y) in
+pixels; egomotion (t_x, t_y, t_z, r_x, r_y, r_z) maps target-camera points into the source
+camera, P_s = R P_t + t with R = R_z R_y R_x (Euler angles, radians). With camera-to-world
+poses T_t, T_s (4x4), the egomotion is T_s^{-1} T_t.
+
+Real formats (tested on tiny files the tests write):
+- KITTI raw: `<root>/<date>/<date>_drive_<n>_sync/image_02/data/*.png` with
+  `<root>/<date>/calib_cam_to_cam.txt` (`P_rect_02:` gives the intrinsics).
+- The SfMLearner dump: `<root>/<folder>/<name>.jpg|png` = frames side by side,
+  `<root>/<folder>/<name>_cam.txt` = 9 values of K (row-major), `<root>/train.txt` /
+  `val.txt` = lines "<folder> <name>".
+- Pose files: TUM (`timestamp tx ty tz qx qy qz qw` per line, camera-to-world) and KITTI
+  odometry (12 values per line, the top 3x4 of a camera-to-world matrix).
+"""
+
+import glob
+import math
+import os
+
+import numpy as np
+
+from aign_tf import errors
+
+# Default resolution: KITTI's aspect ratio (~3.3:1) at a size where the 2-core CPU trains
+# a few steps per second (48 x 160 is 1/7.4 of the usual 128 x 416).
+HEIGHT = 48
+WIDTH = 160
+
+
+# Rotations (NumPy, same convention as tensorflow_graphics.rotation_matrix_3d.from_euler) ----
+
+def euler_to_matrix(angles):
+  """`[..., 3]` Euler angles (r_x, r_y, r_z) -> `[..., 3, 3]` R = R_z R_y R_x."""
+  angles = np.asarray(angles, np.float64)
+  sx, sy, sz = np.sin(angles[..., 0]), np.sin(angles[..., 1]), np.sin(angles[..., 2])
+  cx, cy, cz = np.cos(angles[..., 0]), np.cos(angles[..., 1]), np.cos(angles[..., 2])
+  rows = [
+      [cy * cz, sx * sy * cz - cx * sz, cx * sy * cz + sx * sz],
+      [cy * sz, sx * sy * sz + cx * cz, cx * sy * sz - sx * cz],
+      [-sy, sx * cy, cx * cy],
+  ]
+  return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+
+
+def matrix_to_euler(matrix):
+  """`[..., 3, 3]` rotation -> `[..., 3]` (r_x, r_y, r_z) with R = R_z R_y R_x."""
+  matrix = np.asarray(matrix, np.float64)
+  ry = -np.arcsin(np.clip(matrix[..., 2, 0], -1.0, 1.0))
+  rx = np.arctan2(matrix[..., 2, 1], matrix[..., 2, 2])
+  rz = np.arctan2(matrix[..., 1, 0], matrix[..., 0, 0])
+  return np.stack([rx, ry, rz], axis=-1)
+
+
+def quaternion_to_matrix(quaternion):
+  """`[..., 4]` (q_x, q_y, q_z, q_w) -> `[..., 3, 3]` (normalised first)."""
+  q = np.asarray(quaternion, np.float64)
+  q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+  x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+  rows = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+          [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+          [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+  return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+
+
+def relative_egomotion(target_pose, source_pose):
+  """Egomotion `[..., 6]` from camera-to-world poses `[..., 4, 4]`: T_s^{-1} T_t."""
+  target_pose = np.asarray(target_pose, np.float64)
+  source_pose = np.asarray(source_pose, np.float64)
+  r_s = source_pose[..., :3, :3]
+  rotation = np.swapaxes(r_s, -1, -2) @ target_pose[..., :3, :3]
+  translation = np.einsum("...ji,...j->...i", r_s,
+                          target_pose[..., :3, 3] - source_pose[..., :3, 3])
+  return np.concatenate([translation, matrix_to_euler(rotation)], axis=-1).astype(np.float32)
+
+
+def default_intrinsics(height, width):
+  """(f_x, f_y, c_x, c_y): square pixels, horizontal field of view ~85 degrees, centred."""
+  focal = 0.55 * width
+  return np.array([focal, focal, (width - 1) / 2.0, (height - 1) / 2.0], np.float32)
+
+
+# Procedural textures ---------------------------------------------------------------------
+
+_TEXTURE_SIZE = 64
+_TEXEL = 0.2  # scene units per texel
+
+
+def _smooth_noise(rng, size, cells):
+  """Periodic value noise `[size, size]` in [0, 1] from a `cells` x `cells` lattice."""
+  lattice = rng.random((cells, cells))
+  coords = np.arange(size) * cells / size
+  i0 = np.floor(coords).astype(int)
+  f = coords - i0
+  f = f * f * (3 - 2 * f)
+  i1 = (i0 + 1) % cells
+  rows = lattice[i0] * (1 - f)[:, None] + lattice[i1] * f[:, None]
+  return rows[:, i0] * (1 - f)[None, :] + rows[:, i1] * f[None, :]
+
+
+def procedural_texture(rng, size=_TEXTURE_SIZE):
+  """A random colour texture `[size, size, 3]` float in [0, 1]: noise octaves + a pattern."""
+  value = (0.5 * _smooth_noise(rng, size, 4) + 0.3 * _smooth_noise(rng, size, 8)
+           + 0.2 * _smooth_noise(rng, size, 16))
+  pattern = rng.integers(3)
+  if pattern == 1:  # Stripes.
+    period = rng.choice([8, 16])
+    value = 0.6 * value + 0.4 * (np.arange(size)[None, :] % period < period // 2)
+  elif pattern == 2:  # Checks.
+    period = rng.choice([8, 16])
+    grid = np.arange(size) % period < period // 2
+    value = 0.6 * value + 0.4 * (grid[:, None] ^ grid[None, :])
+  base = rng.uniform(0.15, 0.9, size=3)
+  tint = rng.uniform(0.1, 0.5, size=3)
+  texture = base[None, None] * (0.45 + 0.55 * value[..., None]) + tint * (value[..., None] - 0.5)
+  return np.clip(texture, 0.0, 1.0)
+
+
+def _photo_textures():
+  """Grey and colour photos from scikit-image (if installed), `[N]` of float `[h, w, 3]`."""
+  try:
+    from skimage import data as skdata  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  photos = []
+  for name in ("astronaut", "coffee", "chelsea", "brick", "grass", "gravel", "rocket"):
+    loader = getattr(skdata, name, None)
+    if loader is None:
+      continue
+    try:
+      image = np.asarray(loader(), np.float64)
+    except Exception:  # pylint: disable=broad-except
+      continue
+    if image.max() > 1.0:
+      image = image / 255.0
+    if image.ndim == 2:
+      image = np.stack([image] * 3, axis=-1)
+    photos.append(image[..., :3])
+  return photos or None
+
+
+def photo_texture(rng, photos, size=_TEXTURE_SIZE):
+  """A random `size` x `size` crop of a random photo (strided so it covers more content)."""
+  photo = photos[rng.integers(len(photos))]
+  stride = max(1, min(photo.shape[0], photo.shape[1]) // (2 * size))
+  y = rng.integers(0, photo.shape[0] - size * stride + 1)
+  x = rng.integers(0, photo.shape[1] - size * stride + 1)
+  return photo[y:y + size * stride:stride, x:x + size * stride:stride]
+
+
+def _lookup(texture, u, v):
+  """Bilinear, periodic texture lookup at surface coordinates (scene units)."""
+  size = texture.shape[0]
+  u, v = u / _TEXEL, v / _TEXEL
+  u0, v0 = np.floor(u), np.floor(v)
+  a, b = (u - u0)[..., None], (v - v0)[..., None]
+  u0 = u0.astype(np.int64) % size
+  v0 = v0.astype(np.int64) % size
+  u1, v1 = (u0 + 1) % size, (v0 + 1) % size
+  return ((1 - a) * (1 - b) * texture[v0, u0] + a * (1 - b) * texture[v0, u1]
+          + (1 - a) * b * texture[v1, u0] + a * b * texture[v1, u1])
+
+
+# Scenes ----------------------------------------------------------------------------------
+
+class Scene:
+  """A corridor along +z: floor, ceiling, side walls, an end wall and boxes on the floor.
+
+  Surfaces are axis-aligned, so rays are intersected analytically (planes: one division;
+  boxes: the slab method).
+  """
+
+  def __init__(self, rng, texture="procedural", photos=None):
+    self.floor_y = rng.uniform(1.2, 1.8)        # y is down: the floor is below the camera.
+    self.ceiling_y = -rng.uniform(1.5, 3.5)
+    self.left_x = -rng.uniform(2.5, 5.0)
+    self.right_x = rng.uniform(2.5, 5.0)
+    self.end_z = rng.uniform(18.0, 40.0)
+    boxes = []
+    for _ in range(rng.integers(3, 8)):
+      side = rng.choice([-1.0, 1.0])
+      wall = self.left_x if side < 0 else self.right_x
+      # Boxes stand against a wall and reach at most 0.9 into the corridor; the camera
+      # keeps 1 unit from the walls, so it is never inside one.
+      inner = wall - side * rng.uniform(0.3, 0.9)
+      x_lo, x_hi = sorted([inner, wall])
+      z_lo = rng.uniform(3.0, self.end_z - 2.0)
+      height = rng.uniform(0.5, self.floor_y - self.ceiling_y - 0.2)
+      boxes.append((np.array([x_lo, self.floor_y - height, z_lo]),
+                    np.array([x_hi, self.floor_y, z_lo + rng.uniform(0.5, 3.0)])))
+    self.boxes = boxes
+    # One texture per surface: 5 planes, then one per box.
+    if texture == "photos" and photos:
+      make = lambda: photo_texture(rng, photos)
+    else:
+      make = lambda: procedural_texture(rng)
+    self.textures = [make() for _ in range(5 + len(boxes))]
+
+  def cast(self, origin, directions, shade=True):
+    """Ray-casts `[N, 3]` world directions from `origin`.
+
+    Returns:
+      (ray parameter t `[N]`, colours `[N, 3]` or None), hits at origin + t * direction.
+    """
+    n = directions.shape[0]
+    best_t = np.full(n, np.inf)
+    surface = np.full(n, -1)
+    # Planes: (axis, value) -> hit where origin[axis] + t d[axis] = value.
+    planes = [(1, self.floor_y), (1, self.ceiling_y), (0, self.left_x), (0, self.right_x),
+              (2, self.end_z)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+      for index, (axis, value) in enumerate(planes):
+        t = (value - origin[axis]) / directions[:, axis]
+        hit = (t > 1e-6) & (t < best_t)
+        best_t = np.where(hit, t, best_t)
+        surface = np.where(hit, index, surface)
+      for index, (lo, hi) in enumerate(self.boxes):
+        t1 = (lo[None] - origin[None]) / directions
+        t2 = (hi[None] - origin[None]) / directions
+        t_near = np.nanmax(np.minimum(t1, t2), axis=1)
+        t_far = np.nanmin(np.maximum(t1, t2), axis=1)
+        hit = (t_near <= t_far) & (t_near > 1e-6) & (t_near < best_t)
+        best_t = np.where(hit, t_near, best_t)
+        surface = np.where(hit, 5 + index, surface)
+    if not shade:
+      return best_t, None
+    points = origin[None] + best_t[:, None] * directions
+    colours = np.zeros((n, 3))
+    for index, texture in enumerate(self.textures):
+      mask = surface == index
+      if not mask.any():
+        continue
+      p = points[mask]
+      if index < 2:      # Floor / ceiling: (x, z).
+        u, v = p[:, 0], p[:, 2]
+      elif index < 4:    # Side walls: (z, y).
+        u, v = p[:, 2], p[:, 1]
+      elif index == 4:   # End wall: (x, y).
+        u, v = p[:, 0], p[:, 1]
+      else:              # Boxes: pick the face from the hit position.
+        lo, hi = self.boxes[index - 5]
+        on_x = np.minimum(np.abs(p[:, 0] - lo[0]), np.abs(p[:, 0] - hi[0])) < 1e-4
+        u = np.where(on_x, p[:, 2], p[:, 0])
+        v = p[:, 1] + np.where(on_x, 0.0, 7.3)
+      shading = 1.0 - 0.12 * (index % 5)  # Different surfaces differ in brightness.
+      colours[mask] = shading * _lookup(texture, u, v)
+    return best_t, colours
+
+
+def camera_rays(height, width, intrinsics, offsets=((0.0, 0.0),)):
+  """Camera-frame ray directions with z = 1, `[len(offsets), H * W, 3]`."""
+  fx, fy, cx, cy = intrinsics
+  ys, xs = np.meshgrid(np.arange(height, dtype=np.float64),
+                       np.arange(width, dtype=np.float64), indexing="ij")
+  rays = []
+  for dx, dy in offsets:
+    rays.append(np.stack([(xs + dx - cx) / fx, (ys + dy - cy) / fy, np.ones_like(xs)],
+                         axis=-1).reshape(-1, 3))
+  return np.stack(rays)
+
+
+_SUPERSAMPLE = ((-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25))
+
+
+def render_view(scene, pose, height, width, intrinsics, shade=True):
+  """Renders a camera-to-world `pose` `[4, 4]`.
+
+  Returns:
+    (image `[H, W, 3]` float in [0, 1] or None, depth `[H, W]` float: z in the camera).
+  The image averages 4 sub-pixel rays (anti-aliasing); depth is that of the centre ray.
+  """
+  rotation, origin = pose[:3, :3], pose[:3, 3]
+  # With camera rays of z = 1 the ray parameter is the depth itself.
+  centre = camera_rays(height, width, intrinsics)[0]
+  depth, _ = scene.cast(origin, centre @ rotation.T, shade=False)
+  image = None
+  if shade:
+    colours = 0.0
+    for rays in camera_rays(height, width, intrinsics, _SUPERSAMPLE):
+      colours = colours + scene.cast(origin, rays @ rotation.T)[1]
+    image = (colours / len(_SUPERSAMPLE)).reshape(height, width, 3)
+  return image, depth.reshape(height, width)
+
+
+def _pose(position, angles):
+  pose = np.eye(4)
+  pose[:3, :3] = euler_to_matrix(angles)
+  pose[:3, 3] = position
+  return pose
+
+
+def sample_poses(rng, scene):
+  """A target camera pose in the corridor and the source pose a moment earlier."""
+  position = np.array([rng.uniform(scene.left_x + 1.0, scene.right_x - 1.0),
+                       rng.uniform(-0.2, 0.2), rng.uniform(0.0, 4.0)])
+  angles = np.array([rng.uniform(-0.05, 0.05), rng.uniform(-0.2, 0.2), rng.uniform(-0.03, 0.03)])
+  target = _pose(position, angles)
+  # The camera moved forward (along its own z) with a little sideways drift and turning.
+  step = np.array([rng.uniform(-0.1, 0.1), rng.uniform(-0.04, 0.04), rng.uniform(0.3, 1.0)])
+  source_position = position - target[:3, :3] @ step
+  source_angles = angles - np.array([rng.uniform(-0.02, 0.02), rng.uniform(-0.05, 0.05),
+                                     rng.uniform(-0.01, 0.01)])
+  return target, _pose(source_position, source_angles)
+
+
+def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="procedural"):
+  """Procedural frame pairs with exact target depth and egomotion.
+
+  Args:
+    num_examples: number of pairs (one scene each).
+    height, width: image size in pixels.
+    seed: everything is a deterministic function of it.
+    texture: "procedural" or "photos" (scikit-image's photos when installed, else
+      procedural).
+
+  Returns:
+    dict of NumPy arrays: "target_frame" and "source_frame" `[N, H, W, 3]` uint8, "depth"
+    `[N, H, W, 1]` float32 (target frame), "egomotion" `[N, 6]` float32 (target -> source),
+    "intrinsics" `[N, 4]` float32.
+  """
+  if texture not in ("procedural", "photos"):
+    raise errors.ConfigError(f"texture must be 'procedural' or 'photos', got {texture!r}")
+  photos = _photo_textures() if texture == "photos" else None
+  rng = np.random.default_rng(seed)
+  intrinsics = default_intrinsics(height, width)
+  out = {"target_frame": np.zeros((num_examples, height, width, 3), np.uint8),
+         "source_frame": np.zeros((num_examples, height, width, 3), np.uint8),
+         "depth": np.zeros((num_examples, height, width, 1), np.float32),
+         "egomotion": np.zeros((num_examples, 6), np.float32),
+         "intrinsics": np.tile(intrinsics[None], (num_examples, 1))}
+  for i in range(num_examples):
+    scene = Scene(rng, texture, photos)
+    target_pose, source_pose = sample_poses(rng, scene)
+    target, depth = render_view(scene, target_pose, height, width, intrinsics)
+    source, _ = render_view(scene, source_pose, height, width, intrinsics)
+    out["target_frame"][i] = np.round(target * 255).astype(np.uint8)
+    out["source_frame"][i] = np.round(source * 255).astype(np.uint8)
+    out["depth"][i, ..., 0] = depth
+    out["egomotion"][i] = relative_egomotion(target_pose, source_pose)
+  return out
+
+
+def generate_depth_memory(num_examples, height=HEIGHT, width=WIDTH, seed=1):
+  """Depth maps `[N, H, W, 1]` of procedural scenes (no shading: cheap)."""
+  rng = np.random.default_rng(seed)
+  intrinsics = default_intrinsics(height, width)
+  depths = np.zeros((num_examples, height, width, 1), np.float32)
+  for i in range(num_examples):
+    scene = Scene(rng)
+    target_pose, _ = sample_poses(rng, scene)
+    depths[i, ..., 0] = render_view(scene, target_pose, height, width, intrinsics,
+                                    shade=False)[1]
+  return depths
+
+
+# Real formats ----------------------------------------------------------------------------
+
+def _read_image(path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(path) as image:
+      return np.asarray(image.convert("RGB"))
+  except (OSError, ValueError) as e:
+    raise errors.DataError(f"{path}: cannot read image ({e})") from e
+
+
+def _resize(image, height, width):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  if image.shape[:2] == (height, width):
+    return image
+  return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+def scale_intrinsics(intrinsics, from_size, to_size):
+  """Rescales (f_x, f_y, c_x, c_y) from image size (h, w) to (h', w') (pixel centres)."""
+  (h, w), (h2, w2) = from_size, to_size
+  sx, sy = w2 / w, h2 / h
+  fx, fy, cx, cy = np.asarray(intrinsics, np.float64)
+  return np.array([fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5],
+                  np.float32)
+
+
+def read_kitti_calibration(path, camera="02"):
+  """(f_x, f_y, c_x, c_y) and image size (h, w) from KITTI's `calib_cam_to_cam.txt`.
+
+  Raises:
+    errors.DataError: missing file, missing `P_rect_<camera>` or malformed values.
+  """
+  if not os.path.isfile(path):
+    raise errors.DataError(f"{path}: KITTI calibration file not found")
+  fields = {}
+  with open(path) as f:
+    for line in f:
+      if ":" in line:
+        key, value = line.split(":", 1)
+        fields[key.strip()] = value.strip()
+  key = f"P_rect_{camera}"
+  if key not in fields:
+    raise errors.DataError(f"{path}: no '{key}' line")
+  try:
+    values = np.array([float(v) for v in fields[key].split()])
+  except ValueError as e:
+    raise errors.DataError(f"{path}: '{key}' is not numeric") from e
+  if values.size != 12:
+    raise errors.DataError(f"{path}: '{key}' has {values.size} values, expected 12")
+  p = values.reshape(3, 4)
+  size = None
+  size_key = f"S_rect_{camera}"
+  if size_key in fields:
+    w, h = [float(v) for v in fields[size_key].split()]
+    size = (int(round(h)), int(round(w)))
+  return np.array([p[0, 0], p[1, 1], p[0, 2], p[1, 2]], np.float32), size
+
+
+def load_kitti_raw(root, height=HEIGHT, width=WIDTH, camera="02", max_frames=None):
+  """Consecutive-frame pairs from KITTI raw drives under `root`.
+
+  Each drive's frames i (target) and i - 1 (source) make a pair; intrinsics come from the
+  date folder's `calib_cam_to_cam.txt` and are scaled to (height, width).
+
+  Returns:
+    dict as `generate_pairs` without "depth" and "egomotion", plus "drive" `[N]` names.
+
+  Raises:
+    errors.DataError: no drives, unreadable images or calibration, drives with < 2 frames.
+  """
+  drives = sorted(glob.glob(os.path.join(root, "*", "*_sync", f"image_{camera}", "data")))
+  if not drives:
+    raise errors.DataError(f"{root}: no KITTI raw drives (<date>/<drive>_sync/"
+                           f"image_{camera}/data/*.png)")
+  out = {"target_frame": [], "source_frame": [], "intrinsics": [], "drive": []}
+  for data_dir in drives:
+    drive_dir = os.path.dirname(os.path.dirname(data_dir))
+    date_dir = os.path.dirname(drive_dir)
+    calib, size = read_kitti_calibration(os.path.join(date_dir, "calib_cam_to_cam.txt"),
+                                         camera)
+    paths = sorted(glob.glob(os.path.join(data_dir, "*.png")))
+    if max_frames:
+      paths = paths[:max_frames]
+    if len(paths) < 2:
+      raise errors.DataError(f"{data_dir}: needs at least 2 frames, found {len(paths)}")
+    frames = []
+    for path in paths:
+      image = _read_image(path)
+      if size is not None and image.shape[:2] != size:
+        raise errors.DataError(f"{path}: image is {image.shape[1]}x{image.shape[0]} but "
+                               f"S_rect_{camera} says {size[1]}x{size[0]}")
+      frames.append(image)
+    intrinsics = scale_intrinsics(calib, frames[0].shape[:2], (height, width))
+    frames = [_resize(f, height, width) for f in frames]
+    for i in range(1, len(frames)):
+      out["target_frame"].append(frames[i])
+      out["source_frame"].append(frames[i - 1])
+      out["intrinsics"].append(intrinsics)
+      out["drive"].append(os.path.basename(drive_dir))
+  return {k: np.stack(v) if k != "drive" else np.array(v) for k, v in out.items()}
+
+
+def read_sfmlearner_intrinsics(path):
+  """K from an SfMLearner `<name>_cam.txt` (9 values, commas or spaces) -> (fx, fy, cx, cy)."""
+  if not os.path.isfile(path):
+    raise errors.DataError(f"{path}: intrinsics file not found")
+  with open(path) as f:
+    text = f.read().replace(",", " ").split()
+  try:
+    values = np.array([float(v) for v in text])
+  except ValueError as e:
+    raise errors.DataError(f"{path}: intrinsics are not numeric") from e
+  if values.size != 9:
+    raise errors.DataError(f"{path}: expected 9 intrinsics values (3x3 K), got {values.size}")
+  k = values.reshape(3, 3)
+  return np.array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]], np.float32)
+
+
+def load_sfmlearner(root, split="train", height=HEIGHT, width=WIDTH, seq_length=3):
+  """Pairs from an SfMLearner dump: the middle frame is the target, the one before it the
+  source. Intrinsics are scaled from the dump's frame size to (height, width).
+
+  Raises:
+    errors.DataError: missing list file, image, intrinsics, or a width not divisible by
+      `seq_length`.
+  """
+  list_path = os.path.join(root, f"{split}.txt")
+  if not os.path.isfile(list_path):
+    raise errors.DataError(f"{list_path}: split list not found")
+  with open(list_path) as f:
+    entries = [line.split() for line in f if line.strip()]
+  if not entries:
+    raise errors.DataError(f"{list_path}: no entries")
+  out = {"target_frame": [], "source_frame": [], "intrinsics": []}
+  middle = seq_length // 2
+  for number, entry in enumerate(entries, 1):
+    if len(entry) != 2:
+      raise errors.DataError(f"{list_path}:{number}: expected '<folder> <name>', got "
+                             f"{' '.join(entry)!r}")
+    folder, name = entry
+    stem = os.path.join(root, folder, name)
+    image_path = next((stem + ext for ext in (".jpg", ".png") if os.path.isfile(stem + ext)),
+                      None)
+    if image_path is None:
+      raise errors.DataError(f"{stem}.jpg: image not found (listed in {list_path})")
+    strip = _read_image(image_path)
+    if strip.shape[1] % seq_length:
+      raise errors.DataError(f"{image_path}: width {strip.shape[1]} is not a multiple of "
+                             f"seq_length={seq_length}")
+    frame_width = strip.shape[1] // seq_length
+    frames = [strip[:, i * frame_width:(i + 1) * frame_width] for i in range(seq_length)]
+    intrinsics = read_sfmlearner_intrinsics(stem + "_cam.txt")
+    out["intrinsics"].append(scale_intrinsics(intrinsics, frames[0].shape[:2],
+                                              (height, width)))
+    out["target_frame"].append(_resize(frames[middle], height, width))
+    out["source_frame"].append(_resize(frames[middle - 1], height, width))
+  return {k: np.stack(v) for k, v in out.items()}
+
+
+def _numeric_rows(path, expected, what):
+  if not os.path.isfile(path):
+    raise errors.DataError(f"{path}: pose file not found")
+  rows = []
+  with open(path) as f:
+    for number, line in enumerate(f, 1):
+      if not line.strip() or line.lstrip().startswith("#"):
+        continue
+      try:
+        values = [float(v) for v in line.replace(",", " ").split()]
+      except ValueError as e:
+        raise errors.DataError(f"{path}:{number}: not numeric: {line.strip()!r}") from e
+      if len(values) != expected:
+        raise errors.DataError(f"{path}:{number}: {what} needs {expected} values, got "
+                               f"{len(values)}")
+      rows.append(values)
+  if not rows:
+    raise errors.DataError(f"{path}: no poses")
+  return np.array(rows, np.float64)
+
+
+def load_tum_poses(path):
+  """TUM trajectory (`timestamp tx ty tz qx qy qz qw`) -> (timestamps `[N]`, poses `[N, 4, 4]`
+  camera-to-world)."""
+  rows = _numeric_rows(path, 8, "a TUM pose line (t tx ty tz qx qy qz qw)")
+  if np.any(np.linalg.norm(rows[:, 4:], axis=1) < 1e-8):
+    raise errors.DataError(f"{path}: a quaternion has zero norm")
+  poses = np.tile(np.eye(4), (len(rows), 1, 1))
+  poses[:, :3, :3] = quaternion_to_matrix(rows[:, 4:])
+  poses[:, :3, 3] = rows[:, 1:4]
+  return rows[:, 0], poses
+
+
+def load_kitti_poses(path):
+  """KITTI odometry poses (12 values per line, a row-major 3x4) -> `[N, 4, 4]`."""
+  rows = _numeric_rows(path, 12, "a KITTI pose line (3x4 matrix)")
+  poses = np.tile(np.eye(4), (len(rows), 1, 1))
+  poses[:, :3, :] = rows.reshape(-1, 3, 4)
+  return poses
+
+
+def consecutive_egomotion(poses):
+  """`[N, 4, 4]` poses -> `[N - 1, 6]` egomotion of pairs (target i, source i - 1)."""
+  poses = np.asarray(poses)
+  return relative_egomotion(poses[1:], poses[:-1])

@@ -1,0 +1,125 @@
+"""Networks of the structure-from-motion task: a depth + egomotion generator and a depth
+discriminator (AIGN, Tung et al. 2017, Sec. 3.3).
+
+Generator: frames `[B, H, W, 2C]` (target and source concatenated on channels, floats in
+[0, 1]) -> {"depth": `[B, H, W, 1]` > 0, "egomotion": `[B, 6]`}. A small U-Net predicts
+disparity through a sigmoid, d = d_min + (d_max - d_min) sigmoid(x), and depth = 1 / d, so
+depth stays in [1 / d_max, 1 / d_min] (after Zhou et al. 2017). The egomotion head pools the
+bottleneck and regresses 6 numbers multiplied by `pose_scale` (small steps at
+initialisation, so early warps stay close to the identity). H and W must be divisible by
+2^num_levels.
+
+Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, then a dense
+layer on the flattened features, so the input size is fixed at the first call). It first maps depth to
+log(depth) - mean(log depth) per example, so a global rescaling of the depth (which view
+synthesis cannot observe) does not change its input: it judges shape, not scale.
+"""
+
+import gin
+import tensorflow as tf
+import tf_keras as keras
+
+
+def _conv(filters, kernel=3, strides=1, activation="relu"):
+  return keras.layers.Conv2D(filters, kernel, strides=strides, padding="same",
+                             activation=activation)
+
+
+@gin.configurable(module="generators")
+class DepthEgomotionNet(keras.Model):
+  """Target + source frames -> target depth and target-to-source egomotion."""
+
+  def __init__(self, base_filters=16, num_levels=4, min_depth=0.5, max_depth=100.0,
+               pose_scale=0.01, name="depth_egomotion_net", **kwargs):
+    super().__init__(name=name, **kwargs)
+    if not 0 < min_depth < max_depth:
+      raise ValueError(f"DepthEgomotionNet needs 0 < min_depth < max_depth, got "
+                       f"{min_depth}, {max_depth}")
+    self.num_levels = int(num_levels)
+    self.min_disparity = 1.0 / float(max_depth)
+    self.max_disparity = 1.0 / float(min_depth)
+    self.pose_scale = float(pose_scale)
+    filters = [base_filters * 2 ** i for i in range(self.num_levels)]
+    self.stem = _conv(base_filters, 5)
+    self.down = [(_conv(f, 3, 2), _conv(f)) for f in filters]
+    self.up = [(_conv(f), _conv(f)) for f in reversed(filters[:-1])]
+    self.up_last = (_conv(base_filters), _conv(base_filters))
+    self.disparity = _conv(1, 3, activation=None)
+    self.pose_convs = [_conv(filters[-1], 3, 1), _conv(filters[-1], 3, 1)]
+    self.pose = keras.layers.Dense(6)
+
+  def call(self, frames, training=False):
+    shape = frames.shape
+    factor = 2 ** self.num_levels
+    if shape[1] is not None and (shape[1] % factor or shape[2] % factor):
+      raise ValueError(f"DepthEgomotionNet with num_levels={self.num_levels}: height and "
+                       f"width must be divisible by {factor}, got {shape[1]}x{shape[2]}")
+    x = self.stem(frames)
+    skips = [x]
+    for down, conv in self.down:
+      x = conv(down(x))
+      skips.append(x)
+    bottleneck = x
+    # Decoder: upsample, concatenate the encoder feature of that scale, convolve.
+    for (up, conv), skip in zip(self.up + [self.up_last], reversed(skips[:-1])):
+      x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+      x = conv(tf.concat([up(x), skip], axis=-1))
+    disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
+        self.disparity(x))
+    depth = 1.0 / disparity
+    y = bottleneck
+    for conv in self.pose_convs:
+      y = conv(y)
+    egomotion = self.pose_scale * self.pose(tf.reduce_mean(y, axis=[1, 2]))
+    return {"depth": depth, "egomotion": egomotion}
+
+
+def normalize_depth(depth, eps=1e-6):
+  """log(depth) minus its per-example mean: invariant to a global scale of the depth."""
+  log_depth = tf.math.log(tf.maximum(depth, eps))
+  return log_depth - tf.reduce_mean(log_depth, axis=[1, 2, 3], keepdims=True)
+
+
+class SpectralNormalization(keras.layers.SpectralNormalization):
+  """tf_keras' spectral normalisation with a working `build` on TF 2.21.
+
+  tf_keras 2.21's `SpectralNormalization.build` sets `input_spec` from `tf.keras`, which is
+  Keras 3 there, and fails ("Layer input_spec must be an instance of InputSpec"). This
+  subclass builds the same state with tf_keras' own `InputSpec`; the normalisation itself
+  (power iteration in `call(training=True)`) is inherited unchanged.
+  """
+
+  def build(self, input_shape):
+    keras.layers.Wrapper.build(self, input_shape)
+    input_shape = tf.TensorShape(input_shape)
+    self.input_spec = keras.layers.InputSpec(shape=[None] + input_shape[1:])
+    self.kernel = self.layer.kernel
+    self.kernel_shape = self.kernel.shape.as_list()
+    self.vector_u = self.add_weight(
+        shape=(1, self.kernel_shape[-1]),
+        initializer=keras.initializers.TruncatedNormal(stddev=0.02), trainable=False,
+        name="vector_u", dtype=self.kernel.dtype)
+
+
+@gin.configurable(module="discriminators")
+class DepthDiscriminator(keras.Model):
+  """Depth maps `[B, H, W, 1]` -> logits `[B, 1]`, on scale-normalised log depth."""
+
+  def __init__(self, base_filters=16, num_layers=4, spectral_norm=True,
+               name="depth_discriminator", **kwargs):
+    super().__init__(name=name, **kwargs)
+
+    def wrap(layer):
+      return SpectralNormalization(layer) if spectral_norm else layer
+
+    self.convs = [wrap(keras.layers.Conv2D(base_filters * 2 ** min(i, 3), 4, strides=2,
+                                           padding="same"))
+                  for i in range(int(num_layers))]
+    self.out = wrap(keras.layers.Dense(1))
+
+  def call(self, depth, training=False):
+    x = normalize_depth(tf.convert_to_tensor(depth))
+    for conv in self.convs:
+      x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
+    # Flatten rather than pool: where depth is (floor below, far end ahead) matters.
+    return self.out(keras.layers.Flatten()(x), training=training)

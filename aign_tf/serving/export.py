@@ -1,0 +1,296 @@
+"""SavedModel export of a trained generator, laid out for TF Serving.
+
+`export(model_dir)` rebuilds the task and the generator from `model_dir`'s operative gin
+config, restores the latest checkpoint (generator only) and writes
+
+    <export_base>/<name>/<version>/saved_model.pb, variables/, assets.extra/
+
+with the signatures
+
+- `serving_default`: `task.serving_input_signature()` -> `task.serve(generator, inputs)`;
+- `serving_bytes` (tasks with `image_inputs()`): the same, each image input replaced by a
+  `tf.string` `[B]` of encoded PNG/JPEG (TF Serving's REST `{"b64": ...}` only decodes into
+  string tensors), decoded to uint8 `[B, H, W, C]` inside the graph;
+- `metadata` (no inputs): `task`, `step` (int64), `config_digest` (sha256 of the operative
+  config) and `conventions` (the task's description of units and layouts).
+
+Only the generator's variables are saved (no discriminator, optimizer or Keras metadata), so
+loading needs TensorFlow alone. A version is written to a hidden temporary folder and renamed
+into place: a crash or an error never leaves a half-written version that a server would load,
+and an existing version is never touched. `<export_base>/models.config` is then rewritten to
+list every exported model (TF Serving's `--model_config_file`).
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+
+import tensorflow as tf
+
+from aign_tf import errors
+from aign_tf.serving import model_config
+from aign_tf.train import files
+
+SERVING_DEFAULT = "serving_default"
+SERVING_BYTES = "serving_bytes"
+METADATA = "metadata"
+MODELS_CONFIG = "models.config"
+# Written beside the SavedModel; TF Serving ignores assets.extra/ (except warm-up records).
+EXPORT_INFO = os.path.join("assets.extra", "aign_export.json")
+OPERATIVE_CONFIG_COPY = os.path.join("assets.extra", "operative_config.gin")
+
+_INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VERSION = re.compile(r"^[0-9]+$")
+
+
+def input_specs(task):
+  """`task.serving_input_signature()`, checked: dict name -> `tf.TensorSpec` named `name`.
+
+  Raises:
+    errors.ConfigError: the task defines no export, or its signature is malformed (names,
+      batch axis, image inputs that are not uint8 `[B, H, W, C]` with known C).
+  """
+  try:
+    specs = task.serving_input_signature()
+  except NotImplementedError as e:
+    raise errors.ConfigError(f"task {task.name!r} does not define an export signature "
+                             "(Task.serving_input_signature)") from e
+  if not isinstance(specs, dict) or not specs:
+    raise errors.ConfigError(f"task {task.name!r}: serving_input_signature() must return a "
+                             "non-empty dict name -> tf.TensorSpec")
+  checked = {}
+  for name, spec in specs.items():
+    if not isinstance(name, str) or not _INPUT_NAME.match(name):
+      raise errors.ConfigError(f"task {task.name!r}: serving input name {name!r} is not an "
+                               "identifier")
+    if not isinstance(spec, tf.TensorSpec) or spec.shape.rank is None or spec.shape.rank < 1:
+      raise errors.ConfigError(f"task {task.name!r}: serving input {name!r} must be a "
+                               f"tf.TensorSpec with a batch axis, got {spec!r}")
+    if spec.shape[0] is not None:
+      raise errors.ConfigError(f"task {task.name!r}: serving input {name!r} must have a "
+                               f"None batch axis, got shape {spec.shape}")
+    checked[name] = tf.TensorSpec(spec.shape, spec.dtype, name=name)
+  for name in task.image_inputs():
+    spec = checked.get(name)
+    if (spec is None or spec.dtype != tf.uint8 or spec.shape.rank != 4
+        or spec.shape[-1] not in (1, 3, 4)):
+      raise errors.ConfigError(f"task {task.name!r}: image input {name!r} must be a uint8 "
+                               f"[B, H, W, C] serving input with C in 1, 3, 4, got {spec}")
+  return checked
+
+
+def decode_images(encoded, spec, name="image"):
+  """Decodes a `[B]` tf.string of PNG/JPEG/BMP/GIF into uint8 `spec.shape` `[B, H, W, C]`.
+
+  Images are converted to `C` channels. Fixed `H`/`W` in `spec` are checked: a wrong size is
+  an InvalidArgumentError naming the input and the expected size (no silent resize).
+  """
+  height, width, channels = spec.shape[1:]
+
+  def decode_one(data):
+    image = tf.io.decode_image(data, channels=channels, dtype=tf.uint8,
+                               expand_animations=False)
+    expected = [-1 if height is None else height, -1 if width is None else width]
+    size = tf.shape(image)[:2]
+    ok = tf.reduce_all(tf.logical_or(tf.equal(size, expected), tf.equal(expected, -1)))
+    tf.debugging.Assert(ok, [f"input {name!r}: images must be {height}x{width} (HxW), got",
+                             size], summarize=2)
+    image = tf.ensure_shape(image, [height, width, channels])
+    return image
+
+  return tf.map_fn(decode_one, encoded,
+                   fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8))
+
+
+def config_digest(config_text):
+  """sha256 hex digest of the operative gin config text."""
+  return hashlib.sha256(config_text.encode("utf-8")).hexdigest()
+
+
+def build(task, generator, step=0, config_text=""):
+  """Builds the export: a `tf.Module` holding the generator's variables and its signatures.
+
+  Args:
+    task: an `aign_tf.tasks.base.Task` implementing the export hooks.
+    generator: the built (and restored) Keras generator.
+    step: the training step of the restored checkpoint.
+    config_text: the operative gin config (its digest goes into `metadata`).
+
+  Returns:
+    (module, signatures): pass both to `tf.saved_model.save(module, path, signatures=...)`.
+
+  Raises:
+    errors.ConfigError: the task's export hooks are missing or malformed.
+  """
+  specs = input_specs(task)
+  module = tf.Module(name="aign_export")
+  # Only the variables are tracked: the Keras object graph is not serialised, so the
+  # SavedModel loads with TensorFlow alone.
+  module.generator_variables = list(generator.variables)
+
+  def serve(**inputs):
+    outputs = task.serve(generator, inputs)
+    if not isinstance(outputs, dict) or not outputs:
+      raise errors.ConfigError(f"task {task.name!r}: serve() must return a non-empty dict "
+                               "of named outputs")
+    return {str(k): tf.convert_to_tensor(v) for k, v in outputs.items()}
+
+  signatures = {SERVING_DEFAULT: tf.function(serve).get_concrete_function(**specs)}
+  image_names = tuple(task.image_inputs())
+  if image_names:
+    bytes_specs = dict(specs)
+    for name in image_names:
+      bytes_specs[name] = tf.TensorSpec([None], tf.string, name=name)
+
+    def serve_bytes(**inputs):
+      decoded = dict(inputs)
+      for name in image_names:
+        decoded[name] = decode_images(inputs[name], specs[name], name)
+      return serve(**decoded)
+
+    signatures[SERVING_BYTES] = tf.function(serve_bytes).get_concrete_function(**bytes_specs)
+
+  info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),
+          "conventions": task.conventions() or ""}
+
+  def metadata():
+    return {"task": tf.constant(info["task"]),
+            "step": tf.constant(info["step"], tf.int64),
+            "config_digest": tf.constant(info["config_digest"]),
+            "conventions": tf.constant(info["conventions"])}
+
+  signatures[METADATA] = tf.function(metadata).get_concrete_function()
+  return module, signatures
+
+
+def versions(model_base):
+  """Sorted numeric version folders under `model_base` (hidden temporaries excluded)."""
+  if not os.path.isdir(model_base):
+    return []
+  return sorted(int(n) for n in os.listdir(model_base)
+                if _VERSION.match(n) and os.path.isdir(os.path.join(model_base, n)))
+
+
+def save(task, generator, path, step=0, config_text=""):
+  """Writes the export of `generator` to `path` (which must not exist), atomically.
+
+  Returns:
+    dict of the metadata and the signature names.
+  """
+  if os.path.exists(path):
+    raise errors.ConfigError(f"export version {path} exists: not overwriting it")
+  module, signatures = build(task, generator, step, config_text)
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(path)}-", dir=parent)
+  try:
+    tf.saved_model.save(module, tmp, signatures=signatures)
+    info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),
+            "conventions": task.conventions() or "", "signatures": sorted(signatures),
+            "inputs": {n: {"dtype": s.dtype.name, "shape": s.shape.as_list()}
+                       for n, s in input_specs(task).items()},
+            "image_inputs": list(task.image_inputs()),
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+    with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
+      json.dump(info, f, indent=2, sort_keys=True)
+    if config_text:
+      with open(os.path.join(tmp, OPERATIVE_CONFIG_COPY), "w") as f:
+        f.write(config_text)
+    # A directory rename is atomic; it fails rather than replace a non-empty version.
+    try:
+      os.rename(tmp, path)
+    except OSError as e:
+      raise errors.ConfigError(f"export version {path} appeared while exporting: "
+                               "not overwriting it") from e
+  finally:
+    if os.path.isdir(tmp):
+      shutil.rmtree(tmp, ignore_errors=True)
+  return info
+
+
+def export(model_dir, export_base="export", name=None, version=None, update_config=True):
+  """Exports the latest checkpoint of `model_dir` as `<export_base>/<name>/<version>/`.
+
+  Args:
+    model_dir: a training directory (operative_config.gin + checkpoints/).
+    export_base: the model repository; `models.config` is kept here.
+    name: the model name (URLs, folder); default: the task's name.
+    version: a positive integer; default: one more than the newest existing version.
+    update_config: rewrite `<export_base>/models.config`.
+
+  Returns:
+    dict: `path`, `name`, `version`, plus the metadata (`task`, `step`, `config_digest`,
+    `signatures`, ...).
+
+  Raises:
+    errors.ConfigError: no operative config or checkpoint in `model_dir`, a task without
+      export hooks, an invalid name, an existing version, an unreadable models.config.
+  """
+  # Imported here: it pulls in the trainer and every configurable.
+  from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+
+  if name is not None and not model_config.valid_model_name(name):
+    raise errors.ConfigError(f"invalid model name {name!r} (letters, digits, '_', '.', '-'; "
+                             "no '/' or '..')")
+  if version is not None and (not isinstance(version, int) or version < 1):
+    raise errors.ConfigError(f"version must be a positive integer, got {version!r}")
+  config_path = os.path.join(export_base, MODELS_CONFIG)
+  if update_config and os.path.exists(config_path):
+    model_config.read_config(config_path)  # Fail before exporting, not after.
+  task, model, step = evaluation.restore(model_dir)
+  with open(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)) as f:
+    config_text = f.read()
+  name = name or task.name
+  if not model_config.valid_model_name(name):
+    raise errors.ConfigError(f"task name {name!r} is not a valid model name: pass --name")
+  model_base = os.path.join(export_base, name)
+  if version is None:
+    version = (versions(model_base) or [0])[-1] + 1
+  path = os.path.join(model_base, str(version))
+  if os.path.exists(path):
+    raise errors.ConfigError(f"version {version} of model {name!r} exists ({path}): "
+                             "choose another --version or leave it unset")
+  info = save(task, model.generator, path, step, config_text)
+  if update_config:
+    update_models_config(export_base)
+  return dict(info, path=path, name=name, version=version)
+
+
+def exported_models(export_base):
+  """Names of the folders under `export_base` holding at least one SavedModel version."""
+  if not os.path.isdir(export_base):
+    return []
+  names = []
+  for name in sorted(os.listdir(export_base)):
+    base = os.path.join(export_base, name)
+    if model_config.valid_model_name(name) and any(
+        os.path.isfile(os.path.join(base, str(v), "saved_model.pb")) for v in versions(base)):
+      names.append(name)
+  return names
+
+
+def update_models_config(export_base):
+  """Rewrites `<export_base>/models.config`: one entry per exported model (absolute
+  base paths, so TF Serving can be started from any directory); entries already there keep
+  their version policy and labels; entries whose base path is gone are dropped.
+
+  Returns:
+    The path of the config file.
+  """
+  path = os.path.join(export_base, MODELS_CONFIG)
+  existing = model_config.read_config(path) if os.path.exists(path) else []
+  by_name = {m.name: m for m in existing if os.path.isdir(m.base_path)}
+  for name in exported_models(export_base):
+    base_path = os.path.abspath(os.path.join(export_base, name))
+    if name in by_name:
+      by_name[name].base_path = base_path
+    else:
+      by_name[name] = model_config.ModelConfig(name=name, base_path=base_path)
+  files.atomic_write(path, model_config.format_config(by_name.values()))
+  return path

@@ -1,0 +1,367 @@
+"""The structure-from-motion task: frame pair -> target depth + egomotion (AIGN Sec. 3.3).
+
+G sees the target and source frames, predicts the target frame's depth and the camera motion
+from target to source; the view-synthesis renderer warps the source frame into the target
+view with them, and the (validity-masked) photometric error against the target frame trains
+G without labels. The discriminator compares predicted depth maps (scale-normalised) with an
+unpaired memory of real depth maps from other scenes.
+
+Batch layout (keys from `aign_tf.data.keys`):
+  observation            `[B, H, W, 6]` float in [0, 1]: target RGB then source RGB.
+  context                {"source": `[B, H, W, 3]` source frame, "intrinsics": `[B, 4]`
+                         (f_x, f_y, c_x, c_y) pixels}.
+  reconstruction_target  `[B, H, W, 3]` the target frame.
+  target, target_mask    `[B, H, W, 1]` true target depth and `[B]` where it may be used
+                         (procedural data only; `paired_fraction` of the training examples).
+  egomotion              `[B, 6]` true egomotion (evaluation, when known).
+  memory                 `[B, H, W, 1]` depth maps of other scenes (training).
+Conventions (camera axes, pixels, egomotion) are those of
+`aign_tf.renderers.view_synthesis`.
+
+Metrics follow Zhou et al. 2017 / Eigen et al. 2014: depth abs-rel, sq-rel, RMSE, log-RMSE
+and delta < 1.25 after scaling each predicted map by median(true) / median(predicted) (a
+monocular depth is known up to scale); egomotion translation error after the least-squares
+scale per example, and the rotation error angle in degrees.
+"""
+
+import os
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from aign_tf import errors
+from aign_tf.data import keys
+from aign_tf.data import pipeline
+from aign_tf.data import sfm as sfm_data
+from aign_tf.renderers import view_synthesis
+from aign_tf.tasks import base
+from aign_tf.train import summaries
+
+EGOMOTION = "egomotion"
+_SOURCES = ("procedural", "kitti_raw", "sfmlearner")
+
+
+@gin.configurable(module="objectives")
+def edge_aware_smoothness(prediction, batch):
+  """Edge-aware smoothness of mean-normalised disparity (Godard et al. 2017), `[B]`.
+
+  sum over x, y of |d_x d*| exp(-|d_x I|) + |d_y d*| exp(-|d_y I|), d* = d / mean(d), d the
+  disparity 1 / depth and I the target frame (`reconstruction_target`). Normalising by the
+  mean keeps the term from shrinking the depth scale.
+  """
+  disparity = 1.0 / tf.convert_to_tensor(prediction["depth"])
+  disparity = disparity / (tf.reduce_mean(disparity, axis=[1, 2, 3], keepdims=True) + 1e-7)
+  image = tf.convert_to_tensor(batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION]))
+  dx = tf.abs(disparity[:, :, 1:] - disparity[:, :, :-1])
+  dy = tf.abs(disparity[:, 1:] - disparity[:, :-1])
+  wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))
+  wy = tf.exp(-tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), -1, keepdims=True))
+  return (tf.reduce_mean(dx * wx, axis=[1, 2, 3]) + tf.reduce_mean(dy * wy, axis=[1, 2, 3]))
+
+
+# Metrics (NumPy) --------------------------------------------------------------------------
+
+def depth_metrics(true_depth, predicted_depth, min_depth=1e-3, max_depth=None):
+  """Per-example depth errors after per-image median scaling, dict of `[B]` arrays."""
+  true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
+  predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
+  names = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25")
+  out = {name: np.zeros(len(true_depth)) for name in names}
+  for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
+    valid = np.isfinite(gt) & (gt > min_depth)
+    if max_depth is not None:
+      valid &= gt < max_depth
+    gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
+    if gt.size == 0:
+      for name in names:
+        out[name][i] = np.nan
+      continue
+    pred = pred * np.median(gt) / np.median(pred)
+    ratio = np.maximum(gt / pred, pred / gt)
+    out["abs_rel"][i] = np.mean(np.abs(gt - pred) / gt)
+    out["sq_rel"][i] = np.mean((gt - pred) ** 2 / gt)
+    out["rmse"][i] = np.sqrt(np.mean((gt - pred) ** 2))
+    out["log_rmse"][i] = np.sqrt(np.mean((np.log(gt) - np.log(pred)) ** 2))
+    out["delta_1.25"][i] = np.mean(ratio < 1.25)
+  return out
+
+
+def egomotion_metrics(true_egomotion, predicted_egomotion):
+  """Translation error after the best scale per example, rotation error in degrees."""
+  true_egomotion = np.asarray(true_egomotion, np.float64)
+  predicted = np.asarray(predicted_egomotion, np.float64)
+  t_true, t_pred = true_egomotion[:, :3], predicted[:, :3]
+  scale = np.sum(t_true * t_pred, axis=1) / np.maximum(np.sum(t_pred * t_pred, axis=1), 1e-12)
+  translation_error = np.linalg.norm(scale[:, None] * t_pred - t_true, axis=1)
+  r_true = sfm_data.euler_to_matrix(true_egomotion[:, 3:])
+  r_pred = sfm_data.euler_to_matrix(predicted[:, 3:])
+  relative = np.swapaxes(r_pred, 1, 2) @ r_true
+  cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+  return {"translation_error": translation_error,
+          "rotation_error_deg": np.degrees(np.arccos(cos))}
+
+
+# Pictures ---------------------------------------------------------------------------------
+
+_COLOURS = np.array([[0.0, 0.0, 0.05], [0.3, 0.05, 0.45], [0.75, 0.15, 0.4],
+                     [0.98, 0.55, 0.2], [1.0, 1.0, 0.7]])
+
+
+def colour_map(values):
+  """Maps `[H, W]` values in [0, 1] to `[H, W, 3]` colours (dark purple -> light yellow)."""
+  values = np.clip(np.nan_to_num(np.asarray(values, np.float64)), 0.0, 1.0)
+  position = values * (len(_COLOURS) - 1)
+  low = np.minimum(np.floor(position).astype(int), len(_COLOURS) - 2)
+  frac = (position - low)[..., None]
+  return (1.0 - frac) * _COLOURS[low] + frac * _COLOURS[low + 1]
+
+
+def depth_to_colour(depth):
+  """Depth `[H, W]` or `[H, W, 1]` -> colours of disparity normalised per image (near =
+  bright)."""
+  depth = np.asarray(depth, np.float64).reshape(np.shape(depth)[:2])
+  disparity = 1.0 / np.maximum(depth, 1e-6)
+  return colour_map(disparity / max(np.percentile(disparity, 99), 1e-12))
+
+
+@gin.configurable(module="tasks")
+class SfmTask(base.Task):
+  """Depth and egomotion from frame pairs; see the module docstring for the batch layout.
+
+  `source`:
+    "procedural": the embedded default (no download): corridors ray-cast with exact depth
+      and motion (`aign_tf.data.sfm`).
+    "kitti_raw": `data_dir` holds KITTI raw date folders; evaluation uses the last
+      `eval_fraction` of the pairs; `poses_file` (TUM or KITTI 3x4, one pose per frame of a
+      single drive) adds true egomotion.
+    "sfmlearner": `data_dir` is an SfMLearner dump (train.txt / val.txt).
+  The memory is procedural depth maps unless `memory_file` (a .npy of `[N, H, W]` or
+  `[N, H, W, 1]` depth maps, resized by nearest neighbour) is given.
+  """
+
+  name = "sfm"
+
+  def __init__(self, source="procedural", data_dir=None, height=sfm_data.HEIGHT,
+               width=sfm_data.WIDTH, num_train=1000, num_memory=1000, num_eval=64,
+               texture="procedural", paired_fraction=0.0, memory_file=None, poses_file=None,
+               eval_fraction=0.1, num_images=4):
+    if source not in _SOURCES:
+      raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
+    if source != "procedural" and not data_dir:
+      raise errors.ConfigError(f"SfmTask.source={source!r} needs SfmTask.data_dir")
+    if not 0.0 <= paired_fraction <= 1.0:
+      raise errors.ConfigError(f"SfmTask.paired_fraction must be in [0, 1], got "
+                               f"{paired_fraction}")
+    if height % 16 or width % 16:
+      raise errors.ConfigError(f"SfmTask: height and width must be multiples of 16 (the "
+                               f"depth network halves them 4 times), got {height}x{width}")
+    self.source = source
+    self.data_dir = data_dir
+    self.height, self.width = int(height), int(width)
+    self.num_train, self.num_memory, self.num_eval = num_train, num_memory, num_eval
+    self.texture = texture
+    self.paired_fraction = paired_fraction
+    self.memory_file = memory_file
+    self.poses_file = poses_file
+    self.eval_fraction = eval_fraction
+    self.num_images = num_images
+    self._cache = {}
+
+  # Data -----------------------------------------------------------------------------------
+
+  def _cached(self, key, fn):
+    if key not in self._cache:
+      self._cache[key] = fn()
+    return self._cache[key]
+
+  def _real_pairs(self, split):
+    """Pairs of the real sources, with egomotion when a pose file is given."""
+    if self.source == "sfmlearner":
+      return sfm_data.load_sfmlearner(self.data_dir, "train" if split == "train" else "val",
+                                      self.height, self.width)
+    pairs = self._cached("kitti", lambda: self._kitti_pairs())
+    count = len(pairs["target_frame"])
+    num_eval = max(1, int(round(self.eval_fraction * count)))
+    if count < 2:
+      raise errors.DataError(f"{self.data_dir}: needs at least 2 pairs to split off an "
+                             "evaluation set")
+    part = slice(0, count - num_eval) if split == "train" else slice(count - num_eval, count)
+    return {k: v[part] for k, v in pairs.items()}
+
+  def _kitti_pairs(self):
+    pairs = sfm_data.load_kitti_raw(self.data_dir, self.height, self.width)
+    if self.poses_file:
+      drives = sorted(set(pairs["drive"]))
+      if len(drives) != 1:
+        raise errors.DataError(f"{self.poses_file}: a pose file needs exactly one drive in "
+                               f"{self.data_dir}, found {len(drives)}")
+      poses = load_poses(self.poses_file)
+      if len(poses) != len(pairs["target_frame"]) + 1:
+        raise errors.DataError(f"{self.poses_file}: {len(poses)} poses for "
+                               f"{len(pairs['target_frame']) + 1} frames")
+      pairs[EGOMOTION] = sfm_data.consecutive_egomotion(poses)
+    del pairs["drive"]
+    return pairs
+
+  def _pairs(self, split, seed=0):
+    if self.source != "procedural":
+      return self._real_pairs(split)
+    if split == "train":
+      return self._cached(("train", seed), lambda: sfm_data.generate_pairs(
+          self.num_train, self.height, self.width, seed=seed, texture=self.texture))
+    # Evaluation scenes come from their own seed, disjoint from training and memory.
+    return self._cached(("eval",), lambda: sfm_data.generate_pairs(
+        self.num_eval, self.height, self.width, seed=10_000, texture=self.texture))
+
+  def _memory(self, seed):
+    if self.memory_file:
+      return self._cached("memory_file", lambda: load_depth_memory(
+          self.memory_file, self.height, self.width))
+    # Other scenes than the training inputs (another random stream).
+    return self._cached(("memory", seed), lambda: sfm_data.generate_depth_memory(
+        self.num_memory, self.height, self.width, seed=seed + 5_000))
+
+  @staticmethod
+  def _examples(pairs, mask=None):
+    examples = {"target_frame": pairs["target_frame"], "source_frame": pairs["source_frame"],
+                "intrinsics": pairs["intrinsics"].astype(np.float32)}
+    if "depth" in pairs:
+      examples[keys.TARGET] = pairs["depth"]
+      examples[keys.TARGET_MASK] = (np.ones(len(pairs["depth"]), np.float32) if mask is None
+                                    else mask)
+    if EGOMOTION in pairs:
+      examples[EGOMOTION] = pairs[EGOMOTION]
+    return examples
+
+  @staticmethod
+  def _to_batch(examples):
+    """uint8 frames -> the AIGN batch dict (done per batch, after batching)."""
+    target = tf.cast(examples["target_frame"], tf.float32) / 255.0
+    source = tf.cast(examples["source_frame"], tf.float32) / 255.0
+    batch = {keys.OBSERVATION: tf.concat([target, source], axis=-1),
+             keys.CONTEXT: {view_synthesis.SOURCE: source,
+                            view_synthesis.INTRINSICS: examples["intrinsics"]},
+             keys.RECONSTRUCTION_TARGET: target}
+    for key in (keys.TARGET, keys.TARGET_MASK, EGOMOTION):
+      if key in examples:
+        batch[key] = examples[key]
+    return batch
+
+  def train_dataset(self, batch_size, seed=0):
+    pairs = self._pairs("train", seed)
+    count = len(pairs["target_frame"])
+    mask = (np.random.default_rng(seed + 2).random(count) < self.paired_fraction).astype(
+        np.float32)
+    examples = self._examples(pairs, mask)
+    examples.pop(EGOMOTION, None)
+    observations = pipeline.batched(tf.data.Dataset.from_tensor_slices(examples), batch_size,
+                                    shuffle_buffer=count, seed=seed).map(self._to_batch)
+    memory = self._memory(seed)
+    memory = pipeline.batched(tf.data.Dataset.from_tensor_slices(memory), batch_size,
+                              shuffle_buffer=len(memory), seed=seed + 3)
+    return pipeline.zip_with_memory(observations, memory)
+
+  def eval_dataset(self, batch_size, split="eval"):
+    if split not in ("eval", "train"):
+      raise ValueError(f"SfmTask has splits 'eval' and 'train', not {split!r}")
+    pairs = self._pairs(split)
+    if split == "train":
+      pairs = {k: v[:max(self.num_eval, 1)] for k, v in pairs.items()}
+    return tf.data.Dataset.from_tensor_slices(self._examples(pairs)).batch(batch_size).map(
+        self._to_batch)
+
+  # Metrics and pictures -------------------------------------------------------------------
+
+  def metrics(self, batch, prediction):
+    out = {}
+    if keys.TARGET in batch:
+      out.update(depth_metrics(batch[keys.TARGET], prediction["depth"]))
+    if EGOMOTION in batch:
+      out.update(egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
+    return out
+
+  def images(self, batch, prediction):
+    count = min(self.num_images, len(batch[keys.OBSERVATION]))
+    context = batch[keys.CONTEXT]
+    warped, valid, _ = view_synthesis.warp(
+        context[view_synthesis.SOURCE][:count], prediction["depth"][:count],
+        prediction["egomotion"][:count], context[view_synthesis.INTRINSICS][:count])
+    warped = np.asarray(warped) * np.asarray(valid)
+    rows = []
+    for i in range(count):
+      frames = batch[keys.OBSERVATION][i]
+      row = [frames[..., :3], frames[..., 3:], depth_to_colour(prediction["depth"][i])]
+      if keys.TARGET in batch:
+        row.append(depth_to_colour(batch[keys.TARGET][i]))
+      row.append(warped[i])
+      rows.append(row)
+    # Columns: target | source | predicted depth | true depth (if known) | warped source.
+    return {"sfm": summaries.grid(rows)}
+
+  # Export ---------------------------------------------------------------------------------
+
+  def serving_input_signature(self):
+    frame = tf.TensorSpec([None, self.height, self.width, 3], tf.uint8)
+    return {"target_frame": frame, "source_frame": frame,
+            "intrinsics": tf.TensorSpec([None, 4], tf.float32)}
+
+  def serve(self, generator, inputs):
+    from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
+    batch = self._to_batch(inputs)
+    prediction = generator(batch[keys.OBSERVATION], training=False)
+    depth = prediction["depth"]
+    shape = tf.shape(depth)
+    grid = tf.broadcast_to(view_synthesis.pixel_grid(shape[1], shape[2])[None],
+                           tf.stack([shape[0], shape[1], shape[2], 2]))
+    intrinsics = tf.cast(inputs["intrinsics"], tf.float32)
+    points = perspective.unproject(
+        grid, depth, tf.broadcast_to(intrinsics[:, None, None, :2], tf.shape(grid)),
+        tf.broadcast_to(intrinsics[:, None, None, 2:], tf.shape(grid)))
+    return {"depth": depth, "egomotion": prediction["egomotion"], "points": points}
+
+  def image_inputs(self):
+    return ("target_frame", "source_frame")
+
+  def conventions(self):
+    return (f"Inputs: target_frame and source_frame uint8 RGB [B, {self.height}, "
+            f"{self.width}, 3]; intrinsics float32 [B, 4] = (f_x, f_y, c_x, c_y) in pixels "
+            "of these images (pixel centres at integers). Outputs: depth float32 [B, H, W, 1] "
+            "of the target frame (z along the optical axis; known up to a global scale); "
+            "egomotion float32 [B, 6] = (t_x, t_y, t_z, r_x, r_y, r_z) mapping target-camera "
+            "points into the source camera, P_s = R P_t + t, R = R_z R_y R_x (radians); "
+            "points float32 [B, H, W, 3] = the target pixels unprojected with depth and "
+            "intrinsics. Camera axes: x right, y down, z forward.")
+
+
+def load_poses(path):
+  """A pose file in TUM (8 columns) or KITTI (12 columns) format -> `[N, 4, 4]`."""
+  if not os.path.isfile(path):
+    raise errors.DataError(f"{path}: pose file not found")
+  with open(path) as f:
+    first = next((line for line in f if line.strip() and not line.startswith("#")), "")
+  columns = len(first.replace(",", " ").split())
+  if columns == 8:
+    return sfm_data.load_tum_poses(path)[1]
+  if columns == 12:
+    return sfm_data.load_kitti_poses(path)
+  raise errors.DataError(f"{path}: {columns} columns; expected 8 (TUM) or 12 (KITTI 3x4)")
+
+
+def load_depth_memory(path, height, width):
+  """Depth maps from a .npy file `[N, H', W']` or `[N, H', W', 1]`, resized (nearest) to
+  `[N, height, width, 1]` float32."""
+  try:
+    depth = np.load(path)
+  except (OSError, ValueError) as e:
+    raise errors.DataError(f"{path}: cannot read depth memory ({e})") from e
+  if depth.ndim == 4 and depth.shape[-1] == 1:
+    depth = depth[..., 0]
+  if depth.ndim != 3 or len(depth) == 0:
+    raise errors.DataError(f"{path}: depth memory must be [N, H, W] or [N, H, W, 1], got "
+                           f"shape {depth.shape}")
+  if not np.all(np.isfinite(depth)) or np.any(depth <= 0):
+    raise errors.DataError(f"{path}: depth memory must be finite and > 0")
+  rows = ((np.arange(height) + 0.5) * depth.shape[1] / height).astype(int)
+  cols = ((np.arange(width) + 0.5) * depth.shape[2] / width).astype(int)
+  return depth[:, rows][:, :, cols][..., None].astype(np.float32)

