@@ -42,6 +42,10 @@ CONFIGURABLE_MODULES = (
     "aign_tf.renderers.view_synthesis",
     "aign_tf.models.sfm_networks",
     "aign_tf.tasks.sfm",
+    "aign_tf.renderers.downsample",
+    "aign_tf.renderers.masking",
+    "aign_tf.models.face_networks",
+    "aign_tf.tasks.faces",
 )
 
 

@@ -41,7 +41,7 @@ _EMBEDDED_SEEDS = {"memory": 1, "train": 2, "eval": 3}
 
 @gin.configurable(module="data")
 def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10),
-               embedded_frames=240, stride=2):
+               embedded_frames=240, stride=2, exclude=()):
   """The 3D clips of one split: dict name -> `[T, 17, 3]` metres, y up, reference size.
 
   Args:
@@ -51,6 +51,7 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
     embedded_clips: number of procedural clips for (memory, train, eval).
     embedded_frames: frames per procedural clip.
     stride: keep every `stride`-th frame (neighbouring mocap frames are near duplicates).
+    exclude: clip name prefixes to leave out (e.g. ("deepmimic",) for a LAFAN-only memory).
 
   Raises:
     errors.ConfigError: unknown split or source, or "samples" without fetched samples.
@@ -74,8 +75,13 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
     clips = procedural.generate_clips(count, embedded_frames, seed=_EMBEDDED_SEEDS[split])
   out = {}
   for name, poses in clips.items():
+    if any(name.startswith(prefix) for prefix in exclude):
+      continue
     poses = skeleton.check_poses(poses, name)
     out[name] = skeleton.normalise_scale(skeleton.root_relative(poses))[0][::stride]
+  if not out:
+    raise errors.ConfigError(f"pose_clips: split {split!r} has no clips left "
+                             f"(exclude={exclude})")
   return out
 
 
@@ -163,8 +169,8 @@ def observe(poses, cameras, rng, noise_px=0.0, dropout=0.0):
 def normalise_keypoints(keypoints):
   """Root-centres and scale-normalises `[N, 17, 2]` keypoints (NumPy).
 
-  s is the RMS distance from the pelvis over the joints not lying exactly on it (missing
-  joints are placed there); `aign_tf.tasks.pose.normalise` is the same in TensorFlow.
+  s is the RMS distance from the pelvis over the other joints, leaving out those lying
+  exactly on it (missing joints are placed there); `aign_tf.tasks.pose.normalise` is the same in TensorFlow.
 
   Returns dict "observation" `[N, 17, 2]`, "root_2d" `[N, 2]`, "scale_2d" `[N, 1]`.
 

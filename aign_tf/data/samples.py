@@ -22,7 +22,7 @@ from aign_tf import errors
 
 MANIFEST = "manifest.json"
 # Task name -> module with `fetch(cache_dir, force=False) -> manifest dict`.
-FETCHERS = {"pose": "aign_tf.data.pose_samples"}
+FETCHERS = {"pose": "aign_tf.data.pose_samples", "faces": "aign_tf.data.faces_samples"}
 
 
 def default_cache_dir():

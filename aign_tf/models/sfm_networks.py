@@ -44,6 +44,7 @@ class DepthEgomotionNet(keras.Model):
     self.down = [(_conv(f, 3, 2), _conv(f)) for f in filters]
     self.up = [(_conv(f), _conv(f)) for f in reversed(filters[:-1])]
     self.up_last = (_conv(base_filters), _conv(base_filters))
+    self.upsample = keras.layers.UpSampling2D(2, interpolation="bilinear")
     self.disparity = _conv(1, 3, activation=None)
     self.pose_convs = [_conv(filters[-1], 3, 1), _conv(filters[-1], 3, 1)]
     self.pose = keras.layers.Dense(6)
@@ -62,7 +63,7 @@ class DepthEgomotionNet(keras.Model):
     bottleneck = x
     # Decoder: upsample, concatenate the encoder feature of that scale, convolve.
     for (up, conv), skip in zip(self.up + [self.up_last], reversed(skips[:-1])):
-      x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+      x = self.upsample(x)
       x = conv(tf.concat([up(x), skip], axis=-1))
     disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
         self.disparity(x))
@@ -115,6 +116,7 @@ class DepthDiscriminator(keras.Model):
     self.convs = [wrap(keras.layers.Conv2D(base_filters * 2 ** min(i, 3), 4, strides=2,
                                            padding="same"))
                   for i in range(int(num_layers))]
+    self.flatten = keras.layers.Flatten()
     self.out = wrap(keras.layers.Dense(1))
 
   def call(self, depth, training=False):
@@ -122,4 +124,4 @@ class DepthDiscriminator(keras.Model):
     for conv in self.convs:
       x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
     # Flatten rather than pool: where depth is (floor below, far end ahead) matters.
-    return self.out(keras.layers.Flatten()(x), training=training)
+    return self.out(self.flatten(x), training=training)

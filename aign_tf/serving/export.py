@@ -94,11 +94,20 @@ def decode_images(encoded, spec, name="image"):
   def decode_one(data):
     image = tf.io.decode_image(data, channels=channels, dtype=tf.uint8,
                                expand_animations=False)
+    if height is None and width is None:
+      return image
     expected = [-1 if height is None else height, -1 if width is None else width]
     size = tf.shape(image)[:2]
     ok = tf.reduce_all(tf.logical_or(tf.equal(size, expected), tf.equal(expected, -1)))
-    tf.debugging.Assert(ok, [f"input {name!r}: images must be {height}x{width} (HxW), got",
-                             size], summarize=2)
+
+    def wrong_size():
+      # A branch that only runs on bad input: the assertion fails before any shape check.
+      check = tf.debugging.Assert(
+          False, [f"input {name!r}: images must be {height}x{width} (HxW), got", size])
+      with tf.control_dependencies([check]):
+        return tf.zeros_like(image)
+
+    image = tf.cond(ok, lambda: image, wrong_size)
     image = tf.ensure_shape(image, [height, width, channels])
     return image
 
@@ -187,6 +196,7 @@ def save(task, generator, path, step=0, config_text=""):
   parent = os.path.dirname(os.path.abspath(path))
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(path)}-", dir=parent)
+  os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the version from a server run as another user.
   try:
     tf.saved_model.save(module, tmp, signatures=signatures)
     info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),

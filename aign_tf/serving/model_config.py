@@ -20,7 +20,8 @@ import re
 
 from aign_tf import errors
 
-_TOKEN = re.compile(r'\s*(?:(#[^\n]*)|([{}:])|"((?:[^"\\]|\\.)*)"|([A-Za-z0-9_.+-]+))')
+_TOKEN = re.compile(r"""\s*(?:(#[^\n]*)|([{}:])|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'"""
+                    r"|([A-Za-z0-9_.+-]+))")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -50,7 +51,8 @@ def _tokens(text, where):
     if not match or match.end() == position:
       raise errors.ConfigError(f"{where}: cannot parse near {text[position:position + 30]!r}")
     position = match.end()
-    comment, punct, string, word = match.groups()
+    comment, punct, double, single, word = match.groups()
+    string = double if double is not None else single
     if comment is not None:
       continue
     if punct is not None:
@@ -61,11 +63,14 @@ def _tokens(text, where):
       yield ("word", word)
 
 
-def _parse_message(tokens, where):
-  """Parses `field: value` and `field { ... }` pairs until '}' or the end: a list of pairs."""
+def _parse_message(tokens, where, top=False):
+  """Parses `field: value` and `field { ... }` pairs until '}' (or the end, at the top
+  level): a list of pairs."""
   fields = []
   for token in tokens:
     if token == "}":
+      if top:
+        raise errors.ConfigError(f"{where}: unbalanced '}}'")
       return fields
     if not isinstance(token, tuple) or token[0] != "word":
       raise errors.ConfigError(f"{where}: expected a field name, got {token!r}")
@@ -79,6 +84,8 @@ def _parse_message(tokens, where):
       fields.append((name, token[1] if token[0] == "str" else _scalar(token[1])))
     else:
       raise errors.ConfigError(f"{where}: field {name!r} has no value")
+  if not top:
+    raise errors.ConfigError(f"{where}: missing '}}'")
   return fields
 
 
@@ -95,6 +102,12 @@ def _message(value, field, where):
   return value
 
 
+def parse_text(text, where="text message"):
+  """Protobuf text format -> list of (field, value) pairs; messages are nested lists."""
+  tokens = iter(_tokens(text, where))
+  return _parse_message(tokens, where, top=True)
+
+
 def parse_config(text, where="model config"):
   """Parses model-config text into a list of `ModelConfig`.
 
@@ -102,7 +115,7 @@ def parse_config(text, where="model config"):
     errors.ConfigError: syntax errors, unknown fields, missing name/base_path, bad names,
       duplicate names, a platform other than "tensorflow".
   """
-  top = _parse_message(iter(_tokens(text, where)), where)
+  top = parse_text(text, where)
   models = []
   for field, value in top:
     if field != "model_config_list":

@@ -1,0 +1,283 @@
+"""Face image sets for the face tasks: loading, conversion, sources and manifests.
+
+A face set is built from a *spec*, a small dict that gin can bind, e.g.
+
+  {"source": "synthetic", "count": 2000, "identities": [0, 1, 2], "seed": 1}
+  {"source": "folder", "paths": ["/data/trainA"], "count": 500}
+  {"source": "celeba", "root": "/data/celeba", "attributes": "Male and not Young"}
+  {"source": "video", "paths": ["talk.mp4"], "start": 0, "stop": 2000, "every": 2}
+  {"source": "samples", "name": "franck", "start": 0, "stop": 2000}
+
+Every set carries `names`, one line per image saying exactly where it came from (a file path,
+a video frame, a synthetic draw), written with the spec and a checksum of the pixels by
+`write_manifest`, so a run can state what its memory was. Subsets are chosen with a fixed
+seed. Images are uint8 `[N, R, R, 3]`; the tasks scale them to [0, 1].
+
+Conversion of odd but valid files: greyscale, palette, CMYK and 16-bit images become 8-bit
+RGB, an alpha channel is composited over white, non-square images are centre-cropped, and
+any size down to half the target resolution is resized. Unreadable files, images smaller than
+that, and empty selections raise `errors.DataError` naming the file or spec.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+from typing import List, Optional
+
+import numpy as np
+from PIL import Image
+from PIL import UnidentifiedImageError
+
+from aign_tf import errors
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+                    ".ppm", ".pgm")
+SOURCES = ("synthetic", "folder", "celeba", "video", "samples")
+
+
+@dataclasses.dataclass
+class FaceSet:
+  """Face images and where each came from.
+
+  Attributes:
+    images: uint8 `[N, R, R, 3]`.
+    names: N strings naming each image's origin (file path, video frame, synthetic draw).
+    landmarks: optional float `[N, 4, 2]` pixel (x, y) of `faces_synthetic.LANDMARKS`.
+    labels: optional dict name -> `[N]` array (e.g. synthetic "identity").
+    spec: the spec the set was built from.
+  """
+  images: np.ndarray
+  names: List[str]
+  landmarks: Optional[np.ndarray] = None
+  labels: dict = dataclasses.field(default_factory=dict)
+  spec: dict = dataclasses.field(default_factory=dict)
+
+  def __len__(self):
+    return len(self.names)
+
+  def digest(self):
+    """SHA-256 (16 hex digits) of the pixels, to compare runs."""
+    return hashlib.sha256(np.ascontiguousarray(self.images).tobytes()).hexdigest()[:16]
+
+  def take(self, indices):
+    indices = np.asarray(indices, np.int64)
+    return FaceSet(self.images[indices], [self.names[i] for i in indices],
+                   None if self.landmarks is None else self.landmarks[indices],
+                   {k: np.asarray(v)[indices] for k, v in self.labels.items()}, self.spec)
+
+
+# Image files ------------------------------------------------------------------------------
+
+def to_rgb8(image, path="image"):
+  """Converts a PIL image of any common mode to an RGB uint8 array `[H, W, 3]`."""
+  mode = image.mode
+  if mode in ("I;16", "I;16B", "I;16L", "I"):
+    values = np.asarray(image, np.float64)
+    top = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
+    grey = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+    return np.stack([grey] * 3, axis=-1)
+  if mode == "F":
+    values = np.asarray(image, np.float64)
+    grey = np.clip(np.round(values * (255.0 if values.max() <= 1.0 else 1.0)), 0, 255)
+    return np.stack([grey.astype(np.uint8)] * 3, axis=-1)
+  if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+  try:
+    return np.asarray(image.convert("RGB"))
+  except (ValueError, OSError) as e:
+    raise errors.DataError(f"{path}: cannot convert image mode {mode!r} to RGB: {e}") from e
+
+
+def center_square(image):
+  """Centre-crops `[H, W, C]` to a square."""
+  height, width = image.shape[:2]
+  side = min(height, width)
+  top, left = (height - side) // 2, (width - side) // 2
+  return image[top:top + side, left:left + side]
+
+
+def resize(image, resolution):
+  """Resizes a square uint8 `[S, S, 3]` image to `[R, R, 3]` (area-averaging when shrinking)."""
+  if image.shape[0] == resolution and image.shape[1] == resolution:
+    return image
+  pil = Image.fromarray(image)
+  method = Image.BOX if image.shape[0] >= resolution else Image.BICUBIC
+  return np.asarray(pil.resize((resolution, resolution), method))
+
+
+def check_size(height, width, resolution, path):
+  if min(height, width) * 2 < resolution:
+    raise errors.DataError(f"{path}: image is {width}x{height}, smaller than half the target "
+                           f"resolution {resolution}x{resolution}; use larger images or a "
+                           "lower resolution")
+
+
+def load_image(path, resolution, crop=None):
+  """Reads an image file as uint8 RGB `[R, R, 3]` (centre-cropped square, resized).
+
+  Args:
+    path: image file.
+    resolution: output side R.
+    crop: optional (top, left, height, width) cut before the square crop (e.g. CelebA's
+      aligned 178x218 images use (20, 0, 178, 178)).
+
+  Raises:
+    errors.DataError: unreadable file, or an image smaller than half of R.
+  """
+  try:
+    with Image.open(path) as pil:
+      pil.load()
+      image = to_rgb8(pil, path)
+  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    raise errors.DataError(f"{path}: cannot read image ({e})") from e
+  if crop is not None:
+    top, left, height, width = crop
+    if image.shape[0] >= top + height and image.shape[1] >= left + width:
+      image = image[top:top + height, left:left + width]
+  check_size(image.shape[0], image.shape[1], resolution, path)
+  return resize(center_square(image), resolution)
+
+
+def list_images(paths, recursive=True):
+  """Image files under folders (or listed directly), sorted, with their folder order kept.
+
+  Raises:
+    errors.DataError: a path does not exist or holds no image.
+  """
+  if isinstance(paths, str):
+    paths = [paths]
+  found = []
+  for path in paths:
+    if os.path.isfile(path):
+      found.append(path)
+      continue
+    if not os.path.isdir(path):
+      raise errors.DataError(f"{path}: no such image folder or file")
+    listing = []
+    walker = os.walk(path) if recursive else [(path, [], os.listdir(path))]
+    for folder, _, names in walker:
+      listing += [os.path.join(folder, n) for n in names
+                  if n.lower().endswith(IMAGE_EXTENSIONS)]
+    if not listing:
+      raise errors.DataError(f"{path}: folder holds no image files "
+                             f"({', '.join(IMAGE_EXTENSIONS)})")
+    found += sorted(listing)
+  return found
+
+
+def choose(count, total, seed, what):
+  """`count` indices of `range(total)` in a seeded random order (all if count is None)."""
+  if total == 0:
+    raise errors.DataError(f"{what}: selects no image")
+  order = np.random.default_rng(seed).permutation(total)
+  if count is None:
+    return np.sort(order)
+  if count > total:
+    raise errors.DataError(f"{what}: asks for {count} images but only {total} exist")
+  return np.sort(order[:count])
+
+
+def load_files(files, resolution, crop=None):
+  images = np.empty((len(files), resolution, resolution, 3), np.uint8)
+  for i, path in enumerate(files):
+    images[i] = load_image(path, resolution, crop)
+  return images
+
+
+# Sources ----------------------------------------------------------------------------------
+
+def _synthetic(spec, resolution, seed):
+  from aign_tf.data import faces_synthetic  # pylint: disable=g-import-not-at-top
+  identities = spec.get("identities", list(range(100)))
+  if isinstance(identities, dict):  # {"start": a, "stop": b}
+    identities = list(range(identities["start"], identities["stop"]))
+  draw_seed = spec.get("seed", seed)
+  faces = faces_synthetic.draw_faces(
+      int(spec.get("count", 512)), resolution, identities=identities,
+      lip_size=spec.get("lip_size", (0.8, 1.2)), nose_size=spec.get("nose_size", (0.8, 1.2)),
+      skin_tone=spec.get("skin_tone"), seed=draw_seed)
+  names = [f"synthetic seed={draw_seed} index={i} identity={faces['identity'][i]} "
+           f"lip_size={faces['lip_size'][i]:.3f} nose_size={faces['nose_size'][i]:.3f} "
+           f"skin_tone={faces['skin_tone'][i]:.3f}" for i in range(len(faces["images"]))]
+  return FaceSet(faces["images"], names, faces["landmarks"],
+                 {k: faces[k] for k in ("identity", "lip_size", "nose_size", "skin_tone")})
+
+
+def _folder(spec, resolution, seed):
+  files = list_images(spec["paths"], spec.get("recursive", True))
+  chosen = choose(spec.get("count"), len(files), spec.get("seed", seed),
+                  f"folder spec {spec['paths']}")
+  files = [files[i] for i in chosen]
+  return FaceSet(load_files(files, resolution), [os.path.abspath(f) for f in files])
+
+
+def _celeba(spec, resolution, seed):
+  from aign_tf.data import celeba  # pylint: disable=g-import-not-at-top
+  return celeba.face_set(spec, resolution, seed)
+
+
+def _video(spec, resolution, seed):
+  from aign_tf.data import faces_video  # pylint: disable=g-import-not-at-top
+  return faces_video.face_set(spec, resolution, seed)
+
+
+def _samples(spec, resolution, seed):
+  from aign_tf.data import faces_samples  # pylint: disable=g-import-not-at-top
+  return faces_samples.face_set(spec, resolution, seed)
+
+
+_BUILDERS = {"synthetic": _synthetic, "folder": _folder, "celeba": _celeba,
+             "video": _video, "samples": _samples}
+
+
+def build(spec, resolution, seed=0):
+  """Builds the face set a spec describes (see the module docstring).
+
+  Raises:
+    errors.ConfigError: unknown source or a missing required field.
+    errors.DataError: unreadable or missing files, empty selections.
+  """
+  if not isinstance(spec, dict) or "source" not in spec:
+    raise errors.ConfigError(f"a face set spec must be a dict with a 'source' key (one of "
+                             f"{SOURCES}), got {spec!r}")
+  spec = dict(spec)
+  if spec["source"] not in _BUILDERS:
+    raise errors.ConfigError(f"face set source {spec['source']!r} is unknown; use one of "
+                             f"{SOURCES}")
+  required = {"folder": ("paths",), "celeba": ("root",), "video": ("paths",),
+              "samples": ("name",)}.get(spec["source"], ())
+  for field in required:
+    if field not in spec:
+      raise errors.ConfigError(f"face set spec {spec!r} lacks the field {field!r}")
+  face_set = _BUILDERS[spec["source"]](spec, int(resolution), seed)
+  if len(face_set) == 0:
+    raise errors.DataError(f"face set spec {spec!r} selects no image")
+  face_set.spec = spec
+  return face_set
+
+
+def manifest(face_set, role=""):
+  """A JSON-able description: spec, count, pixel digest and the name of every image."""
+  return {"role": role, "spec": face_set.spec, "count": len(face_set),
+          "sha256_pixels": face_set.digest(), "images": list(face_set.names)}
+
+
+def write_manifest(path, face_set, role=""):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(manifest(face_set, role), f, indent=1, default=str)
+    f.write("\n")
+
+
+def check_disjoint(named_sets):
+  """Raises DataError when two face sets share an image (by origin name)."""
+  seen = {}
+  for role, face_set in named_sets.items():
+    for name in face_set.names:
+      if name in seen and seen[name] != role:
+        raise errors.DataError(f"the {seen[name]} and {role} face sets share the image "
+                               f"{name!r}: inputs and memory must never share images")
+      seen[name] = role

@@ -1,0 +1,221 @@
+"""Tests of the sfm task: batches, metrics, pictures, export hooks, real-format wiring."""
+
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from aign_tf import errors
+from aign_tf import testing
+from aign_tf.data import keys
+from aign_tf.data import sfm as sfm_data
+from aign_tf.models import sfm_networks
+from aign_tf.tasks import sfm
+
+
+def _tiny_task(**kwargs):
+  defaults = dict(height=16, width=48, num_train=6, num_memory=6, num_eval=4)
+  defaults.update(kwargs)
+  return sfm.SfmTask(**defaults)
+
+
+class SfmTaskDataTest(testing.TestCase):
+
+  def test_train_batch_layout(self):
+    task = _tiny_task(paired_fraction=0.5)
+    batch = next(iter(task.train_dataset(3, seed=1)))
+    self.assertEqual(batch[keys.OBSERVATION].shape, (3, 16, 48, 6))
+    self.assertEqual(batch[keys.OBSERVATION].dtype, tf.float32)
+    self.assertEqual(batch[keys.RECONSTRUCTION_TARGET].shape, (3, 16, 48, 3))
+    self.assertAllClose(batch[keys.OBSERVATION][..., :3], batch[keys.RECONSTRUCTION_TARGET])
+    self.assertAllClose(batch[keys.OBSERVATION][..., 3:], batch[keys.CONTEXT]["source"])
+    self.assertEqual(batch[keys.CONTEXT]["intrinsics"].shape, (3, 4))
+    self.assertEqual(batch[keys.TARGET].shape, (3, 16, 48, 1))
+    self.assertEqual(batch[keys.TARGET_MASK].shape, (3,))
+    self.assertEqual(batch[keys.MEMORY].shape, (3, 16, 48, 1))
+    self.assertBetween(float(tf.reduce_max(batch[keys.OBSERVATION])), 0.0, 1.0)
+
+  def test_eval_batches_have_depth_and_egomotion(self):
+    batch = next(iter(_tiny_task().eval_dataset(4)))
+    self.assertEqual(batch[keys.TARGET].shape, (4, 16, 48, 1))
+    self.assertEqual(batch[sfm.EGOMOTION].shape, (4, 6))
+    self.assertAllEqual(batch[keys.TARGET_MASK], tf.ones([4]))
+    with self.assertRaises(ValueError):
+      _tiny_task().eval_dataset(4, split="test")
+
+  def test_config_exception_raised(self):
+    with self.assertRaisesRegex(errors.ConfigError, "SfmTask.source"):
+      sfm.SfmTask(source="kitti")
+    with self.assertRaisesRegex(errors.ConfigError, "needs SfmTask.data_dir"):
+      sfm.SfmTask(source="kitti_raw")
+    with self.assertRaisesRegex(errors.ConfigError, "multiples of 16"):
+      sfm.SfmTask(height=20)
+
+
+class SfmMetricsTest(testing.TestCase):
+
+  def test_depth_metrics_median_scaling(self):
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(1.0, 20.0, (2, 4, 6, 1))
+    perfect = sfm.depth_metrics(depth, 3.0 * depth)   # any global scale is forgiven
+    self.assertAllClose(perfect["abs_rel"], [0.0, 0.0], atol=1e-12)
+    self.assertAllClose(perfect["delta_1.25"], [1.0, 1.0])
+    constant = sfm.depth_metrics(depth, np.ones_like(depth))
+    self.assertTrue(np.all(constant["abs_rel"] > 0.1))
+    # Hand-computed: true (1, 2, 4, 8), predicted (2, 2, 2, 2) -> median-scaled to 3.
+    gt, pred = np.array([[1.0, 2.0, 4.0, 8.0]]), np.full((1, 4), 2.0)
+    m = sfm.depth_metrics(gt, pred)
+    self.assertAllClose(m["abs_rel"], [np.mean([2 / 1, 1 / 2, 1 / 4, 5 / 8])])
+    self.assertAllClose(m["rmse"], [np.sqrt(np.mean([4.0, 1.0, 1.0, 25.0]))])
+    self.assertAllClose(m["delta_1.25"], [0.0])
+
+  def test_egomotion_metrics(self):
+    true = np.array([[0.1, 0.0, 0.5, 0.0, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
+    scaled = true.copy()
+    scaled[:, :3] *= 7.0
+    m = sfm.egomotion_metrics(true, scaled)
+    self.assertAllClose(m["translation_error"], [0.0, 0.0], atol=1e-9)
+    self.assertAllClose(m["rotation_error_deg"], [0.0, 0.0], atol=1e-5)
+    wrong = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.2, 0.0, 0.0]])
+    m = sfm.egomotion_metrics(true, wrong)
+    self.assertAllClose(m["rotation_error_deg"], [np.degrees(0.1), np.degrees(0.2)])
+    self.assertAllClose(m["translation_error"][1], 1.0)  # orthogonal: best scale is 0.
+
+  def test_task_metrics_and_images(self):
+    task = _tiny_task()
+    batch = {k: (v if not isinstance(v, dict) else {kk: vv.numpy() for kk, vv in v.items()})
+             for k, v in next(iter(task.eval_dataset(4))).items()}
+    batch = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in batch.items()}
+    prediction = {"depth": 2.0 * batch[keys.TARGET], "egomotion": batch[sfm.EGOMOTION]}
+    metrics = task.metrics(batch, prediction)
+    self.assertAllClose(metrics["abs_rel"], np.zeros(4), atol=1e-9)
+    self.assertAllClose(metrics["translation_error"], np.zeros(4), atol=1e-6)
+    images = task.images(batch, prediction)
+    grid = images["sfm"]
+    self.assertEqual(grid.dtype, np.uint8)
+    # 4 rows x 5 columns (target | source | predicted | true depth | warped) with 2px pads.
+    self.assertEqual(grid.shape, (4 * 18 + 2, 5 * 50 + 2, 3))
+
+  def test_colour_map_monotone_brightness(self):
+    colours = sfm.colour_map(np.linspace(0.0, 1.0, 11))
+    self.assertTrue(np.all(np.diff(colours.sum(-1)) > 0))
+
+
+class SfmExportTest(testing.TestCase):
+
+  def test_serve_outputs(self):
+    task = _tiny_task()
+    generator = sfm_networks.DepthEgomotionNet(base_filters=4)
+    spec = task.serving_input_signature()
+    self.assertEqual(spec["target_frame"].dtype, tf.uint8)
+    inputs = {"target_frame": tf.zeros([2, 16, 48, 3], tf.uint8),
+              "source_frame": tf.fill([2, 16, 48, 3], tf.constant(200, tf.uint8)),
+              "intrinsics": tf.constant([[30.0, 30.0, 23.5, 7.5]] * 2)}
+    outputs = tf.function(lambda x: task.serve(generator, x),
+                          input_signature=[spec])(inputs)
+    self.assertEqual(outputs["depth"].shape, (2, 16, 48, 1))
+    self.assertEqual(outputs["egomotion"].shape, (2, 6))
+    self.assertAllClose(outputs["points"][..., 2:], outputs["depth"], rtol=1e-5)
+    # The principal point's ray is the optical axis: x = y = 0 there... (between pixels)
+    self.assertAllClose(outputs["points"][:, 7, 23, 0] / outputs["depth"][:, 7, 23, 0],
+                        [-0.5 / 30.0] * 2, atol=1e-6)
+    self.assertEqual(set(task.image_inputs()), {"target_frame", "source_frame"})
+    self.assertIn("egomotion", task.conventions())
+
+
+def _write_png(path, array):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(array).save(path)
+
+
+class SfmRealDataTest(testing.TestCase):
+
+  def test_sfmlearner_source(self):
+    root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    rng = np.random.default_rng(0)
+    for split, names in (("train", ["000001", "000002"]), ("val", ["000003"])):
+      for name in names:
+        _write_png(os.path.join(root, "s", name + ".png"),
+                   rng.integers(0, 255, (32, 288, 3), dtype=np.uint8))
+        with open(os.path.join(root, "s", name + "_cam.txt"), "w") as f:
+          f.write("50,0,48,0,50,16,0,0,1")
+      with open(os.path.join(root, f"{split}.txt"), "w") as f:
+        f.write("".join(f"s {n}\n" for n in names))
+    task = sfm.SfmTask(source="sfmlearner", data_dir=root, height=16, width=48,
+                       num_memory=4)
+    batch = next(iter(task.train_dataset(2)))
+    self.assertEqual(batch[keys.OBSERVATION].shape, (2, 16, 48, 6))
+    self.assertNotIn(keys.TARGET, batch)
+    self.assertEqual(batch[keys.MEMORY].shape, (2, 16, 48, 1))
+    eval_batch = next(iter(task.eval_dataset(2)))
+    self.assertEqual(eval_batch[keys.OBSERVATION].shape[0], 1)
+    self.assertEqual(task.metrics({k: np.asarray(v) for k, v in eval_batch.items()
+                                   if k != keys.CONTEXT}, {}), {})
+
+  def test_kitti_raw_source_with_poses_and_memory_file(self):
+    root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    date = os.path.join(root, "2011_09_26")
+    os.makedirs(date)
+    with open(os.path.join(date, "calib_cam_to_cam.txt"), "w") as f:
+      f.write("P_rect_02: 70 0 47.5 0 0 70 15.5 0 0 0 1 0\n")
+    for i in range(5):
+      _write_png(os.path.join(date, "2011_09_26_drive_0002_sync", "image_02", "data",
+                              f"{i:010d}.png"), np.full((32, 96, 3), 30 * i, np.uint8))
+    poses_path = os.path.join(root, "poses.txt")
+    with open(poses_path, "w") as f:
+      for i in range(5):
+        f.write(f"1 0 0 0 0 1 0 0 0 0 1 {0.5 * i}\n")
+    memory_path = os.path.join(root, "memory.npy")
+    np.save(memory_path, np.full((3, 32, 96), 4.0, np.float32))
+    task = sfm.SfmTask(source="kitti_raw", data_dir=root, poses_file=poses_path,
+                       memory_file=memory_path, height=16, width=48, eval_fraction=0.25)
+    batch = next(iter(task.train_dataset(2)))
+    self.assertAllClose(batch[keys.MEMORY], np.full((2, 16, 48, 1), 4.0))
+    eval_batch = next(iter(task.eval_dataset(4)))
+    self.assertEqual(eval_batch[keys.OBSERVATION].shape[0], 1)     # the last of 4 pairs
+    self.assertAllClose(eval_batch[sfm.EGOMOTION], [[0.0, 0.0, 0.5, 0.0, 0.0, 0.0]])
+    self.assertAllClose(eval_batch[keys.CONTEXT]["intrinsics"][0],
+                        [35.0, 35.0, 23.5, 7.5])
+
+  def test_bad_pose_and_memory_files(self):
+    root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    bad = os.path.join(root, "poses.txt")
+    with open(bad, "w") as f:
+      f.write("1 2 3 4 5\n")
+    with self.assertRaisesRegex(errors.DataError, "poses.txt: 5 columns"):
+      sfm.load_poses(bad)
+    memory = os.path.join(root, "memory.npy")
+    np.save(memory, np.zeros((2, 3)))
+    with self.assertRaisesRegex(errors.DataError, r"memory.npy: depth memory must be \[N"):
+      sfm.load_depth_memory(memory, 16, 48)
+    np.save(memory, np.zeros((2, 3, 4)))
+    with self.assertRaisesRegex(errors.DataError, "memory.npy: depth memory must be finite"):
+      sfm.load_depth_memory(memory, 16, 48)
+
+
+class SfmNetworksTest(testing.TestCase):
+
+  def test_generator_outputs(self):
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, min_depth=0.5, max_depth=50.0)
+    out = net(tf.random.uniform([2, 16, 48, 6]))
+    self.assertEqual(out["depth"].shape, (2, 16, 48, 1))
+    self.assertBetween(float(tf.reduce_min(out["depth"])), 0.5, 50.0)
+    self.assertBetween(float(tf.reduce_max(out["depth"])), 0.5, 50.0)
+    self.assertEqual(out["egomotion"].shape, (2, 6))
+    self.assertLess(float(tf.reduce_max(tf.abs(out["egomotion"]))), 0.1)
+    with self.assertRaisesRegex(ValueError, "divisible by 16"):
+      net(tf.zeros([1, 20, 48, 6]))
+
+  def test_discriminator_ignores_depth_scale(self):
+    disc = sfm_networks.DepthDiscriminator(base_filters=4)
+    depth = tf.random.uniform([3, 16, 48, 1], 1.0, 10.0)
+    self.assertAllClose(disc(depth), disc(5.0 * depth), atol=1e-5)
+    self.assertNotAllClose(disc(depth), disc(depth[::-1]))
+    disc(depth, training=True)  # the spectral-norm power iteration runs
+    self.assertNotEmpty(disc.non_trainable_weights)
+
+
+if __name__ == "__main__":
+  tf.test.main()
