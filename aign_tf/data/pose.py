@@ -3,7 +3,8 @@
 Clips come from `pose_clips(source)`: "samples" (the real LAFAN1/DeepMimic clips fetched by
 `tools/fetch_samples.py pose`, see `pose_samples.SPLITS`), "embedded" (procedurally animated
 clips generated on the fly, `mocap/procedural.py`: no download, used by CI and smoke tests),
-or "auto" (samples when fetched, embedded otherwise). Each split ("memory", "train", "eval")
+"auto" (samples when fetched, embedded otherwise), or "files" (the user's own files per split,
+`data.pose_clips.files`: BVH, CMU ASF/AMC, VideoPose3D `data_3d_h36m.npz`, DeepMimic .txt). Each split ("memory", "train", "eval")
 is a disjoint set of clips. Every clip is rescaled to the reference skeleton size
 (`skeleton.normalise_scale`) so sources of different sizes look alike to the discriminator.
 
@@ -24,24 +25,32 @@ Memory samples are `[17, 3]` poses from the memory clips, in the canonical frame
 (`frame="canonical"`) or seen by independently sampled cameras (`frame="camera"`).
 """
 
+import glob
+import os
+
 import gin
 import numpy as np
 
 from aign_tf import errors
 from aign_tf.data import pose_samples
+from aign_tf.data.mocap import asf_amc
+from aign_tf.data.mocap import bvh
+from aign_tf.data.mocap import deepmimic
+from aign_tf.data.mocap import h36m
 from aign_tf.data.mocap import kinematics
 from aign_tf.data.mocap import procedural
 from aign_tf.data.mocap import skeleton
 
 SPLITS = ("memory", "train", "eval")
 CANONICAL = "canonical"
-SOURCES = ("auto", "samples", "embedded")
+SOURCES = ("auto", "samples", "embedded", "files")
 _EMBEDDED_SEEDS = {"memory": 1, "train": 2, "eval": 3}
 
 
 @gin.configurable(module="data")
 def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10),
-               embedded_frames=240, stride=2, exclude=()):
+               embedded_frames=240, stride=2, exclude=(), files=None, bvh_units="cm",
+               up_axis="y"):
   """The 3D clips of one split: dict name -> `[T, 17, 3]` metres, y up, reference size.
 
   Args:
@@ -52,6 +61,10 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
     embedded_frames: frames per procedural clip.
     stride: keep every `stride`-th frame (neighbouring mocap frames are near duplicates).
     exclude: clip name prefixes to leave out (e.g. ("deepmimic",) for a LAFAN-only memory).
+    files: for source "files", dict split -> list of paths or glob patterns (see
+      `load_clip_files`).
+    bvh_units: units of BVH files ("cm", "m", "mm", "inch").
+    up_axis: up axis of BVH and ASF/AMC files ("y" or "z").
 
   Raises:
     errors.ConfigError: unknown split or source, or "samples" without fetched samples.
@@ -62,13 +75,20 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
     raise errors.ConfigError(f"data.pose_clips.source must be one of {SOURCES}, got "
                              f"{source!r}")
   clips = None
-  if source in ("auto", "samples"):
+  if source == "files":
+    if not files or split not in files:
+      raise errors.ConfigError(f"data.pose_clips.source='files' needs data.pose_clips.files "
+                               f"with a list for split {split!r}, got {files!r}")
+    clips = load_clip_files(files[split], bvh_units, up_axis)
+  elif source in ("auto", "samples"):
     clips = pose_samples.load(cache_dir)
     if clips is None and source == "samples":
       raise errors.ConfigError(
           f"data.pose_clips.source='samples' but {pose_samples.task_dir(cache_dir)} holds "
           "no fetched samples: run python tools/fetch_samples.py pose")
-  if clips is not None:
+  if source == "files":
+    pass
+  elif clips is not None:
     clips = pose_samples.split(clips, split)
   else:
     count = embedded_clips[SPLITS.index(split)]
@@ -83,6 +103,52 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
     raise errors.ConfigError(f"pose_clips: split {split!r} has no clips left "
                              f"(exclude={exclude})")
   return out
+
+
+def load_clip_files(patterns, bvh_units="cm", up_axis="y"):
+  """Reads the user's mocap files: dict clip name -> `[T, 17, 3]` (metres, y up).
+
+  By extension: `.bvh` (joint names detected, `bvh_units`, `up_axis`); `.amc` with the
+  skeleton `<subject>.asf` beside it (CMU naming `<subject>_<trial>.amc`) or the only .asf in
+  its folder; `.npz` VideoPose3D `data_3d_h36m.npz` (one clip per subject/action; append
+  `:S1,S5` to pick subjects); `.txt` DeepMimic motions.
+
+  Raises:
+    errors.DataError: a pattern matches nothing, or an unknown extension (named).
+  """
+  clips = {}
+  for pattern in patterns:
+    subjects = ""
+    if ".npz:" in pattern:
+      pattern, subjects = pattern.rsplit(":", 1)
+    paths = sorted(glob.glob(os.path.expanduser(pattern)))
+    if not paths:
+      raise errors.DataError(f"data.pose_clips.files: {pattern!r} matches no file")
+    for path in paths:
+      stem, extension = os.path.splitext(os.path.basename(path))
+      extension = extension.lower()
+      if extension == ".bvh":
+        clips[stem] = bvh.load_bvh_poses(path, bvh_units, up_axis)
+      elif extension == ".amc":
+        folder = os.path.dirname(path)
+        asf = os.path.join(folder, stem.split("_")[0] + ".asf")
+        if not os.path.isfile(asf):
+          candidates = glob.glob(os.path.join(folder, "*.asf"))
+          if len(candidates) != 1:
+            raise errors.DataError(f"{path}: no matching .asf skeleton ({asf} or a single "
+                                   f".asf in {folder})")
+          asf = candidates[0]
+        clips[stem] = asf_amc.load_asf_amc(asf, path, up_axis=up_axis)
+      elif extension == ".npz":
+        chosen = subjects.split(",") if subjects else None
+        for name, poses in h36m.load_h36m_3d(path, chosen).items():
+          clips[f"{stem}/{name}"] = poses
+      elif extension == ".txt":
+        clips[stem] = deepmimic.load_deepmimic(path)
+      else:
+        raise errors.DataError(f"{path}: unknown mocap extension {extension!r} (.bvh, .amc, "
+                               ".npz, .txt)")
+  return clips
 
 
 @gin.configurable(module="data")

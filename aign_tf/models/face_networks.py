@@ -189,11 +189,18 @@ class FaceDiscriminator(keras.Model):
   `max_filters`), LeakyReLU(0.2), then a dense logit; optional spectral normalisation
   (tf-keras `SpectralNormalization`) on every layer. Inputs are mapped from [0, 1] to
   [-1, 1] first.
+
+  With `detail_factor` = k, D sees only the detail component y - box_up(pool_k(y)), the part
+  of a super-resolved face that the k x k pooling renderer cannot see (scaled by 4 to unit-ish
+  range). The low-resolution content is fixed by the input, so a full-image D can tell the
+  memory apart by it (e.g. another person's background) in a way no generator can act on
+  without breaking consistency; a detail D judges only what the generator is free to choose.
   """
 
   def __init__(self, base_filters=32, num_layers=4, max_filters=256, spectral_norm=True,
-               name="face_discriminator", **kwargs):
+               detail_factor=None, name="face_discriminator", **kwargs):
     super().__init__(name=name, **kwargs)
+    self.detail_factor = int(detail_factor) if detail_factor else None
 
     def wrap(layer):
       return _SpectralNorm(layer) if spectral_norm else layer
@@ -205,7 +212,13 @@ class FaceDiscriminator(keras.Model):
     self.out = wrap(keras.layers.Dense(1))
 
   def call(self, inputs, training=False):
-    x = tf.convert_to_tensor(inputs) * 2.0 - 1.0
+    x = tf.convert_to_tensor(inputs)
+    if self.detail_factor:
+      k = self.detail_factor
+      pooled = tf.nn.avg_pool2d(x, k, k, "VALID")
+      x = 4.0 * (x - tf.repeat(tf.repeat(pooled, k, axis=1), k, axis=2))
+    else:
+      x = x * 2.0 - 1.0
     for conv in self.convs:
       x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
     return self.out(self.flatten(x), training=training)

@@ -105,7 +105,8 @@ def decode_images(encoded, spec, name="image"):
       check = tf.debugging.Assert(
           False, [f"input {name!r}: images must be {height}x{width} (HxW), got", size])
       with tf.control_dependencies([check]):
-        return tf.zeros_like(image)
+        shape = tf.concat([tf.where(tf.equal(expected, -1), size, expected), [channels]], 0)
+        return tf.zeros(shape, tf.uint8)
 
     image = tf.cond(ok, lambda: image, wrong_size)
     image = tf.ensure_shape(image, [height, width, channels])

@@ -223,8 +223,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
 
   def send_error(self, code, message=None, explain=None):
-    # Malformed request lines and headers: JSON like every other error.
+    # Malformed request lines and headers: JSON like every other error, always with a status
+    # line (HTTP/0.9-looking garbage would otherwise get a bare body).
     self.close_connection = True
+    if self.request_version == "HTTP/0.9":
+      self.request_version = "HTTP/1.0"
     self._send(code, {"error": message or f"HTTP error {code}"})
 
 

@@ -199,7 +199,8 @@ class PoseTask(base.Task):
         ", ".join(skeleton.JOINTS) + ". Missing joints: put them on the pelvis (joint 0). "
         "outputs: joints_3d float32 [B, 17, 3] metres, root-relative (pelvis at 0), camera "
         "frame x right, y down, z forward; camera_rotation [B, 3, 3] canonical body frame "
-        "(y up, facing +z) -> camera frame; camera_translation [B, 3] pelvis in the camera "
+        "(y up, facing +z) -> camera frame (identity when the generator predicts camera-frame "
+        "poses, the default); camera_translation [B, 3] pelvis in the camera "
         "frame (metres, for a reference-sized adult); root_depth [B] its z.")
 
 
@@ -301,6 +302,7 @@ def plot_poses(keypoints_2d, joints_3d, ground_truth=None, titles=None, size=3.0
     ax3.set_xlim(-1, 1)
     ax3.set_ylim(-1, 1)
     ax3.set_zlim(-1, 1)
+    ax3.set_box_aspect((1, 1, 1))
     ax3.view_init(elev=10, azim=-80)
     ax3.tick_params(labelsize=5)
     ax3.set_title("3D: red prediction" + (", black truth" if ground_truth is not None else ""),

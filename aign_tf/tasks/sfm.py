@@ -52,7 +52,10 @@ def edge_aware_smoothness(prediction, batch):
   """
   disparity = 1.0 / tf.convert_to_tensor(prediction["depth"])
   disparity = disparity / (tf.reduce_mean(disparity, axis=[1, 2, 3], keepdims=True) + 1e-7)
-  image = tf.convert_to_tensor(batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION]))
+  if keys.RECONSTRUCTION_TARGET in batch:
+    image = tf.convert_to_tensor(batch[keys.RECONSTRUCTION_TARGET])
+  else:  # The target frame is the first 3 channels of the observation.
+    image = tf.convert_to_tensor(batch[keys.OBSERVATION])[..., :3]
   dx = tf.abs(disparity[:, :, 1:] - disparity[:, :, :-1])
   dy = tf.abs(disparity[:, 1:] - disparity[:, :-1])
   wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))

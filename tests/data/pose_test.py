@@ -1,5 +1,7 @@
 """Tests of the pose data: clips, cameras, 2D observations and the memory."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -86,6 +88,40 @@ class PoseDataTest(testing.TestCase):
     self.assertAllClose(skeleton.bone_lengths(camera), skeleton.bone_lengths(poses), atol=1e-5)
     with self.assertRaisesRegex(errors.ConfigError, "memory frame"):
       pose.memory_poses(poses, "world")
+
+
+class ClipFilesTest(testing.TestCase):
+
+  def test_files_source_reads_each_format(self):
+    from tests.data.mocap import bvh_test  # pylint: disable=g-import-not-at-top
+    directory = self.get_temp_dir()
+    with open(os.path.join(directory, "walk.bvh"), "w") as f:
+      f.write(bvh_test.lafan_like_bvh(frames=6))
+    positions = np.zeros((4, 17, 3), np.float32)
+    positions += procedural.generate_clip("idle", num_frames=4, seed=0)[:, :, [0, 2, 1]] * [
+        1, -1, 1]  # y-up -> z-up
+    np.savez(os.path.join(directory, "data_3d_h36m.npz"),
+             positions_3d={"S1": {"Walk": positions}, "S9": {"Eat": positions}})
+    files = {"memory": [os.path.join(directory, "*.bvh")],
+             "eval": [os.path.join(directory, "data_3d_h36m.npz:S9")]}
+    memory = pose.pose_clips("memory", source="files", files=files, stride=1)
+    self.assertEqual(list(memory), ["walk"])
+    self.assertEqual(memory["walk"].shape, (6, 17, 3))
+    evaluation = pose.pose_clips("eval", source="files", files=files, stride=1)
+    self.assertEqual(list(evaluation), ["data_3d_h36m/S9/Eat"])
+    # Back to y up: the head is above the pelvis.
+    self.assertTrue(np.all(evaluation["data_3d_h36m/S9/Eat"][:, 10, 1] > 0.3))
+
+  def test_files_source_errors(self):
+    with self.assertRaisesRegex(errors.ConfigError, "data.pose_clips.files"):
+      pose.pose_clips("train", source="files", files={"memory": []})
+    with self.assertRaisesRegex(errors.DataError, "matches no file"):
+      pose.pose_clips("train", source="files",
+                      files={"train": [os.path.join(self.get_temp_dir(), "none*.bvh")]})
+    path = os.path.join(self.get_temp_dir(), "clip.fbx")
+    open(path, "w").close()
+    with self.assertRaisesRegex(errors.DataError, "unknown mocap extension"):
+      pose.load_clip_files([path])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -40,22 +41,31 @@ def task_gin_files():
   return found
 
 
-# Loads a SavedModel with TensorFlow only and calls every signature on saved inputs.
+# Loads SavedModels with TensorFlow only and calls every signature on saved inputs; one
+# process for all tasks (TensorFlow's import dominates its cost). Per-export errors are
+# reported, not raised, so each task's test fails on its own.
 FRESH_PROCESS = r"""
+import json
 import sys
+import traceback
 import numpy as np
 import tensorflow as tf
-path, inputs_path, outputs_path = sys.argv[1:]
-loaded = tf.saved_model.load(path)
-data = np.load(inputs_path)
-results = {}
-for name, fn in loaded.signatures.items():
-  kwargs = {k: tf.constant(data[name + "/" + k]) for k in fn.structured_input_signature[1]}
-  for key, value in fn(**kwargs).items():
-    results[name + "/" + key] = value.numpy()
+jobs = json.loads(sys.argv[1])
+for job in jobs:
+  try:
+    loaded = tf.saved_model.load(job["path"])
+    data = np.load(job["inputs"])
+    results = {}
+    for name, fn in loaded.signatures.items():
+      kwargs = {k: tf.constant(data[name + "/" + k]) for k in fn.structured_input_signature[1]}
+      for key, value in fn(**kwargs).items():
+        results[name + "/" + key] = value.numpy()
+    np.savez(job["outputs"], **results)
+  except Exception:
+    with open(job["outputs"] + ".error", "w") as f:
+      f.write(traceback.format_exc())
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("aign_tf", "tf_keras", "gin"))
 assert not leaked, leaked
-np.savez(outputs_path, **results)
 """
 
 
@@ -70,18 +80,90 @@ def signature_inputs(task, arrays):
   return inputs
 
 
-def run_fresh_process(path, inputs, directory):
-  flat = {f"{sig}/{k}": v for sig, values in inputs.items() for k, v in values.items()}
-  inputs_path = os.path.join(directory, "inputs.npz")
-  outputs_path = os.path.join(directory, "outputs.npz")
-  np.savez(inputs_path, **flat)
+def run_fresh_process(jobs):
+  """jobs: list of (export path, {signature: {input: array}}, scratch dir). Returns one
+  dict "signature/output" -> array (or an error string) per job."""
+  specs = []
+  for path, inputs, directory in jobs:
+    flat = {f"{sig}/{k}": v for sig, values in inputs.items() for k, v in values.items()}
+    np.savez(os.path.join(directory, "inputs.npz"), **flat)
+    specs.append({"path": path, "inputs": os.path.join(directory, "inputs.npz"),
+                  "outputs": os.path.join(directory, "outputs.npz")})
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, path, inputs_path,
-                           outputs_path], capture_output=True, text=True, timeout=300, env=env)
+  result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, json.dumps(specs)],
+                          capture_output=True, text=True, timeout=600, env=env)
   if result.returncode != 0:
     raise AssertionError(result.stderr[-3000:])
-  with np.load(outputs_path) as data:
-    return {k: data[k] for k in data.files}
+  outputs = []
+  for spec in specs:
+    if os.path.exists(spec["outputs"] + ".error"):
+      with open(spec["outputs"] + ".error") as f:
+        outputs.append(f.read())
+      continue
+    with np.load(spec["outputs"]) as data:
+      outputs.append({k: data[k] for k in data.files})
+  return outputs
+
+
+class RoundTrips:
+  """Trains, exports and reloads every task once (on first use), for all round-trip tests."""
+
+  results = None
+
+  @classmethod
+  def get(cls, gin_file, scratch):
+    if cls.results is None:
+      cls.results = cls._run_all(scratch)
+    return cls.results[gin_file]
+
+  @classmethod
+  def _run_all(cls, scratch):
+    from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
+    results, jobs = {}, []
+    for i, gin_file in enumerate(task_gin_files()):
+      directory = os.path.join(scratch, f"round_trip_{i}")
+      os.makedirs(directory, exist_ok=True)
+      try:
+        config.parse([os.path.join(testing.GIN_DIR, gin_file),
+                      os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
+        task = config.resolve("train.task")
+      except errors.ConfigError as e:
+        results[gin_file] = {"skip": f"{gin_file} does not parse yet (gin_smoke_test "
+                                     f"reports it): {e}"}
+        continue
+      try:
+        export.input_specs(task)
+      except errors.ConfigError as e:
+        if isinstance(e.__cause__, NotImplementedError):
+          results[gin_file] = {"skip": f"task {task.name!r} does not implement the export "
+                                       "hooks yet"}
+          continue
+      model_dir = os.path.join(directory, "run")
+      try:
+        trainer.train(model_dir)
+        export_base = os.path.join(directory, "export")
+        info = export.export(model_dir, export_base)
+        # The Keras generator, restored the same way, run in this process.
+        task, model, step = evaluation.restore(model_dir)
+        arrays = serving_testing.random_inputs(export.input_specs(task), batch_size=2)
+        expected = task.serve(model.generator,
+                              {k: tf.constant(v) for k, v in arrays.items()})
+        with open(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)) as f:
+          digest = export.config_digest(f.read())
+      except Exception as e:  # pylint: disable=broad-except
+        results[gin_file] = {"error": f"{type(e).__name__}: {e}"}
+        continue
+      finally:
+        config.gin.clear_config()
+      results[gin_file] = {
+          "task": task, "info": info, "step": step, "digest": digest,
+          "export_base": export_base,
+          "expected": {k: np.asarray(v) for k, v in expected.items()}}
+      jobs.append((gin_file, (info["path"], signature_inputs(task, arrays), directory)))
+    if jobs:
+      for (gin_file, _), outputs in zip(jobs, run_fresh_process([j for _, j in jobs])):
+        results[gin_file]["outputs"] = outputs
+    return results
 
 
 class ExportTest(testing.TestCase):
@@ -197,54 +279,45 @@ class ExportTest(testing.TestCase):
 
   @testing.parameterized.parameters(*[(f,) for f in task_gin_files()])
   def test_round_trip(self, gin_file):
-    model_dir = os.path.join(self.get_temp_dir(), "run")
-    try:
-      config.parse([os.path.join(testing.GIN_DIR, gin_file),
-                    os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
-      task = config.resolve("train.task")
-    except errors.ConfigError as e:
-      self.skipTest(f"{gin_file} does not parse yet (gin_smoke_test reports it): {e}")
-    try:
-      export.input_specs(task)
-    except errors.ConfigError as e:
-      if isinstance(e.__cause__, NotImplementedError):
-        self.skipTest(f"task {task.name!r} does not implement the export hooks yet")
-      raise
-    trainer.train(model_dir)
-
-    export_base = os.path.join(self.get_temp_dir(), "export")
-    info = export.export(model_dir, export_base)
+    result = RoundTrips.get(gin_file, tempfile.mkdtemp(prefix="round_trips-"))
+    if "skip" in result:
+      self.skipTest(result["skip"])
+    self.assertNotIn("error", result, result.get("error"))
+    task, info, outputs = result["task"], result["info"], result["outputs"]
+    self.assertIsInstance(outputs, dict, f"the fresh process failed: {outputs}")
     self.assertEqual((info["name"], info["version"], info["step"]), (task.name, 1, 2))
-    self.assertTrue(os.path.isfile(os.path.join(export_base, task.name, "1",
-                                                "saved_model.pb")))
     self.assertEqual([m.name for m in model_config.read_config(
-        os.path.join(export_base, "models.config"))], [task.name])
-
-    # The Keras generator, restored the same way, in this process.
-    from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
-    task, model, step = evaluation.restore(model_dir)
-    specs = export.input_specs(task)
-    arrays = serving_testing.random_inputs(specs, batch_size=2)
-    expected = task.serve(model.generator, {k: tf.constant(v) for k, v in arrays.items()})
-    outputs = run_fresh_process(info["path"], signature_inputs(task, arrays),
-                                self.get_temp_dir())
+        os.path.join(result["export_base"], "models.config"))], [task.name])
     signatures = [export.SERVING_DEFAULT] + (
         [export.SERVING_BYTES] if task.image_inputs() else [])
+    self.assertSameElements({k.split("/")[0] for k in outputs},
+                            signatures + [export.METADATA])
     for signature in signatures:
-      for name, value in expected.items():
+      for name, value in result["expected"].items():
         self.assertAllClose(outputs[f"{signature}/{name}"], value, atol=1e-5, rtol=1e-5,
                             msg=f"{signature}/{name}")
-    with open(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)) as f:
-      digest = export.config_digest(f.read())
     self.assertEqual(outputs["metadata/task"], task.name.encode())
-    self.assertEqual(int(outputs["metadata/step"]), step)
-    self.assertEqual(outputs["metadata/config_digest"], digest.encode())
+    self.assertEqual(int(outputs["metadata/step"]), result["step"])
+    self.assertEqual(outputs["metadata/config_digest"], result["digest"].encode())
 
-    # A second export is the next version; the first is untouched.
-    again = export.export(model_dir, export_base)
-    self.assertEqual(again["version"], 2)
+  def test_export_versions(self):
+    model_dir = os.path.join(self.get_temp_dir(), "run")
+    config.parse([os.path.join(testing.GIN_DIR, "toy.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
+    trainer.train(model_dir)
+    export_base = os.path.join(self.get_temp_dir(), "export")
+    self.assertEqual(export.export(model_dir, export_base)["version"], 1)
+    self.assertEqual(export.export(model_dir, export_base, name="toy2", version=5)["version"],
+                     5)
+    self.assertEqual(export.export(model_dir, export_base, name="toy2")["version"], 6)
     with self.assertRaisesRegex(errors.ConfigError, "exists"):
       export.export(model_dir, export_base, version=1)
+    with self.assertRaisesRegex(errors.ConfigError, "invalid model name"):
+      export.export(model_dir, export_base, name="../escape")
+    self.assertEqual(export.versions(os.path.join(export_base, "toy")), [1])
+    self.assertEqual(sorted(os.listdir(export_base)), ["models.config", "toy", "toy2"])
+    self.assertSameElements([m.name for m in model_config.read_config(
+        os.path.join(export_base, "models.config"))], ["toy", "toy2"])
 
   def test_saved_model_cli_lists_signatures(self):
     path = os.path.join(self.get_temp_dir(), "image", "1")

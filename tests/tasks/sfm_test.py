@@ -98,6 +98,23 @@ class SfmMetricsTest(testing.TestCase):
     # 4 rows x 5 columns (target | source | predicted | true depth | warped) with 2px pads.
     self.assertEqual(grid.shape, (4 * 18 + 2, 5 * 50 + 2, 3))
 
+  def test_edge_aware_smoothness(self):
+    flat = {"depth": tf.fill([1, 4, 6, 1], 3.0)}
+    image = np.zeros([1, 4, 6, 3], np.float32)
+    batch = {keys.RECONSTRUCTION_TARGET: tf.constant(image)}
+    self.assertAllClose(sfm.edge_aware_smoothness(flat, batch), [0.0])
+    step = np.full([1, 4, 6, 1], 2.0, np.float32)
+    step[:, :, 3:] = 8.0
+    plain = float(sfm.edge_aware_smoothness({"depth": tf.constant(step)}, batch)[0])
+    image[:, :, 3:] = 1.0  # The depth step now lies on an image edge: it costs less.
+    edge = float(sfm.edge_aware_smoothness(
+        {"depth": tf.constant(step)}, {keys.RECONSTRUCTION_TARGET: tf.constant(image)})[0])
+    self.assertGreater(plain, 0.0)
+    self.assertLess(edge, 0.5 * plain)
+    # Invariant to a global scale of the depth.
+    scaled = float(sfm.edge_aware_smoothness({"depth": tf.constant(5.0 * step)}, batch)[0])
+    self.assertAllClose(scaled, plain, rtol=1e-5)
+
   def test_colour_map_monotone_brightness(self):
     colours = sfm.colour_map(np.linspace(0.0, 1.0, 11))
     self.assertTrue(np.all(np.diff(colours.sum(-1)) > 0))

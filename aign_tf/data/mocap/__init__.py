@@ -1,0 +1,9 @@
+"""Motion capture and 2D keypoint formats for the pose task, mapped to one joint layout.
+
+skeleton.py   the 17-joint layout (Human3.6M order) and every source's mapping table
+kinematics.py Euler/quaternion rotations and forward kinematics (NumPy)
+bvh.py        BVH files            asf_amc.py  CMU ASF/AMC pairs
+h36m.py       VideoPose3D npz      deepmimic.py DeepMimic motion clips (pybullet_data)
+keypoints2d.py 2D detector JSON (COCO-17 / H36M-17 + intrinsics)
+procedural.py the embedded procedural clips (no download)
+"""
