@@ -61,14 +61,17 @@ def main(argv):
     bindings.append(f"train_steps = {FLAGS.train_steps}")
   config.parse(["sfm.gin"], bindings)
   start = time.time()
-  trainer.train(model_dir)
+  result = trainer.train(model_dir)
   seconds = time.time() - start
+  # Re-running over a finished run only evaluates it (the trainer resumes at the end).
+  trained = "trained" if result["train"] else "resumed a finished run (no training) in"
+
   report = evaluation.evaluate(model_dir, split="eval")
   task = config.resolve("train.task")
   rows = {"AIGN (sfm.gin)": report["metrics"], **baselines(task)}
   columns = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
              "rotation_error_deg")
-  print(f"\ntrained {report['step']} steps in {seconds / 60:.1f} min; "
+  print(f"\n{report['step']} steps; {trained} {seconds / 60:.1f} min; "
         f"{report['num_examples']} held-out pairs")
   print(f"{'':<20}" + "".join(f"{c:>20}" for c in columns))
   for name, metrics in rows.items():

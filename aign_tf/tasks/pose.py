@@ -216,6 +216,20 @@ def normalise(keypoints):
   return observation, root, scale
 
 
+def outputs_to_json(outputs):
+  """Exported-model outputs (NumPy or tensors, batch N) -> a JSON-ready dict.
+
+  {"joint_names": [...17], "units": "metres", "frame": ..., "people": [{"joints_3d": [[x, y,
+  z] x 17], "camera_rotation": 3x3, "camera_translation": [x, y, z], "root_depth": d}]}.
+  """
+  arrays = {k: np.asarray(v, np.float64) for k, v in outputs.items()}
+  count = len(arrays["joints_3d"])
+  people = [{k: np.round(v[i], 6).tolist() for k, v in arrays.items()} for i in range(count)]
+  return {"joint_names": list(skeleton.JOINTS), "units": "metres",
+          "frame": "camera (x right, y down, z forward), joints_3d root-relative",
+          "people": people}
+
+
 # Metrics ---------------------------------------------------------------------------------
 
 def procrustes_align(prediction, target):

@@ -114,6 +114,14 @@ class FaceSetTest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, "asks for 2 images but only 1"):
       faces.build({"source": "folder", "paths": folder, "count": 2}, 8)
 
+  def test_union_spec_concatenates(self):
+    face_set = faces.build({"source": "union", "parts": [
+        {"source": "synthetic", "count": 2, "seed": 1},
+        {"source": "synthetic", "count": 3, "seed": 2}]}, 8)
+    self.assertLen(face_set, 5)
+    self.assertEqual(face_set.landmarks.shape[0], 5)
+    self.assertIn("seed=2", face_set.names[-1])
+
   def test_unknown_source_raises(self):
     with self.assertRaisesRegex(errors.ConfigError, "source 'flickr' is unknown"):
       faces.build({"source": "flickr"}, 8)

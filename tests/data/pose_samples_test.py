@@ -6,8 +6,10 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.data import pose
 from aign_tf.data import pose_samples
 from aign_tf.data import samples
+from aign_tf.data.mocap import procedural
 
 
 class PoseSamplesTest(testing.TestCase):
@@ -18,9 +20,9 @@ class PoseSamplesTest(testing.TestCase):
     os.makedirs(directory, exist_ok=True)
     names = ["lafan_test", "lafan_test2", "deepmimic_walk", "deepmimic_run"]
     for i, name in enumerate(names):
-      np.savez(os.path.join(directory, f"{name}.npz"),
-               poses=np.full((4000 if name == "lafan_test" else 10, 17, 3), i, np.float32),
-               fps=np.float32(30))
+      clip = procedural.generate_clip("walk", num_frames=4000 if name == "lafan_test" else 10,
+                                      seed=i)
+      np.savez(os.path.join(directory, f"{name}.npz"), poses=clip, fps=np.float32(30))
     samples.write_manifest(directory, {"fake": {}}, [f"{n}.npz" for n in names])
     return cache, directory
 
@@ -35,6 +37,14 @@ class PoseSamplesTest(testing.TestCase):
     self.assertEqual(list(evaluation), ["lafan_test2"])
     self.assertLen(memory["lafan_test[0:3600]"], 3600)
     self.assertLen(train["lafan_test[3600:]"], 400)
+
+  def test_auto_source_uses_fetched_samples(self):
+    cache, _ = self.fake_cache()
+    clips = pose.pose_clips("eval", source="auto", cache_dir=cache, stride=2)
+    self.assertEqual(list(clips), ["lafan_test2"])
+    self.assertLen(clips["lafan_test2"], 5)
+    memory = pose.pose_clips("memory", source="auto", cache_dir=cache, exclude=("deepmimic",))
+    self.assertEqual(list(memory), ["lafan_test[0:3600]"])
 
   def test_tampered_file_is_detected(self):
     cache, directory = self.fake_cache()

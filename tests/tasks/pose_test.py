@@ -98,6 +98,10 @@ class PoseTaskTest(testing.TestCase):
     spec = task.serving_input_signature()[pose.KEYPOINTS_2D]
     self.assertEqual(spec.shape.as_list(), [None, skeleton.NUM_JOINTS, 2])
     self.assertIn("normalised camera coordinates", task.conventions())
+    as_json = pose.outputs_to_json(outputs)
+    self.assertLen(as_json["people"], 8)
+    self.assertLen(as_json["people"][0]["joints_3d"], 17)
+    self.assertEqual(as_json["joint_names"][0], "pelvis")
 
   def test_images_and_metrics_from_a_batch(self):
     task = tiny_task()
