@@ -202,13 +202,25 @@ def part_bias(results):
            "psnr_vs_b": float(np.mean(faces_task.psnr(eval_b, outputs)))}
     for kind, (predict, _) in classifiers.items():
       row[f"bias_score_a_{kind}"] = faces_task.bias_score(predict, outputs, 1)
+    row["detail_std"] = float(np.std(detail(outputs)))
     out[f"memory_{memory}"] = row
     print(f"[bias] memory={memory.upper()}: {fmt(row)}", flush=True)
     grid_rows.append([outputs[i] for i in range(6)])
+    if memory == "a":
+      # Control: B's faces plus random detail of the same strength as memory A's outputs.
+      # A classifier that only measured detail energy would call these A as well.
+      noise = np.random.default_rng(0).normal(size=eval_b.shape).astype(np.float32)
+      noise = detail(noise)
+      noisy_b = np.clip(eval_b + noise * (row["detail_std"] / float(np.std(noise))), 0, 1)
+      control = {f"bias_score_a_{kind}_noise_control": faces_task.bias_score(predict,
+                                                                               noisy_b, 1)
+                 for kind, (predict, _) in classifiers.items()}
   bicubic = faces_task.bicubic_upsample(low, FLAGS.scale)
   out["reference"] = {f"bias_score_a_{kind}_{name}": faces_task.bias_score(predict, images, 1)
                       for kind, (predict, _) in classifiers.items()
                       for name, images in (("ground_truth_b", eval_b), ("bicubic", bicubic))}
+  out["reference"].update(control)
+  out["reference"]["detail_std_ground_truth_b"] = float(np.std(detail(eval_b)))
   out["reference"]["bicubic_psnr_vs_b"] = float(np.mean(faces_task.psnr(eval_b, bicubic)))
   print(f"[bias] reference: {fmt(out['reference'])}", flush=True)
   grid_rows = ([[faces_task.upsample_nearest(low[i], FLAGS.scale) for i in range(6)]] +

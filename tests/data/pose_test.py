@@ -1,5 +1,6 @@
 """Tests of the pose data: clips, cameras, 2D observations and the memory."""
 
+import json
 import os
 
 import numpy as np
@@ -93,16 +94,18 @@ class PoseDataTest(testing.TestCase):
 class ClipFilesTest(testing.TestCase):
 
   def test_files_source_reads_each_format(self):
-    from tests.data.mocap import bvh_test  # pylint: disable=g-import-not-at-top
     directory = self.get_temp_dir()
-    with open(os.path.join(directory, "walk.bvh"), "w") as f:
-      f.write(bvh_test.lafan_like_bvh(frames=6))
+    identity = [1.0, 0.0, 0.0, 0.0]
+    frame = ([0.033, 0.0, 0.85, 0.0] + identity * 4 + [-0.5] + identity * 2 + [0.3] +
+             identity + [0.0] + identity * 2 + [0.0])
+    with open(os.path.join(directory, "walk.txt"), "w") as f:
+      json.dump({"Frames": [frame] * 6}, f)
     positions = np.zeros((4, 17, 3), np.float32)
     positions += procedural.generate_clip("idle", num_frames=4, seed=0)[:, :, [0, 2, 1]] * [
         1, -1, 1]  # y-up -> z-up
     np.savez(os.path.join(directory, "data_3d_h36m.npz"),
              positions_3d={"S1": {"Walk": positions}, "S9": {"Eat": positions}})
-    files = {"memory": [os.path.join(directory, "*.bvh")],
+    files = {"memory": [os.path.join(directory, "*.txt")],
              "eval": [os.path.join(directory, "data_3d_h36m.npz:S9")]}
     memory = pose.pose_clips("memory", source="files", files=files, stride=1)
     self.assertEqual(list(memory), ["walk"])

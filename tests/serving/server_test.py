@@ -203,9 +203,15 @@ class ServerTest(testing.TestCase):
     self.assert_still_serving()
 
   def test_body_over_the_limit(self):
-    body = json.dumps({"instances": [[0.0] * 4] * 30000})
-    status, result = request(self.srv, "POST", "/v1/models/toy:predict", body)
-    self.assert_error(status, result, 413, "over the limit")
+    # Refused from the Content-Length alone, before the body is read (or even sent).
+    sock = socket.create_connection((self.srv.host, self.srv.port), timeout=30)
+    sock.sendall(b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 300000\r\n\r\n")
+    data = sock.recv(65536).decode()
+    sock.close()
+    head, _, body = data.partition("\r\n\r\n")
+    self.assertTrue(head.startswith("HTTP/1.1 413"), data)
+    self.assert_error(413, json.loads(body), 413, "over the limit of 200000 bytes")
     self.assert_still_serving()
 
   def test_missing_content_length(self):
