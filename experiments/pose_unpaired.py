@@ -16,7 +16,9 @@ AIGN 1% beats paired-only 1% by >= 15% MPJPE; AIGN 0% beats reprojection-only.
       --output_dir=/tmp/pose_unpaired
 
 `--source=samples` needs `python tools/fetch_samples.py pose` first (same --cache_dir);
-`--source=embedded` uses the procedural clips.
+`--source=embedded` uses the procedural clips. Finished runs are recorded in
+`<output_dir>/results.json` and skipped when the command is re-run (use a new --output_dir
+after changing --train_steps or bindings).
 """
 
 import json
@@ -86,8 +88,8 @@ def summarise(results):
 
 
 def format_table(table, seeds):
-  lines = [f"held-out clip(s); seeds {','.join(seeds)}; {FLAGS.train_steps} steps; "
-           f"source={FLAGS.source}",
+  lines = [f"held-out clip(s); mean ± std over seeds {','.join(seeds)}; "
+           f"{FLAGS.train_steps} steps; source={FLAGS.source}",
            "| configuration | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | PCK3D@150 (%) |",
            "|---|---|---|---|---|"]
   for row, values in table.items():
@@ -124,7 +126,8 @@ def main(argv):
       results.setdefault(row, {})[str(seed)] = run_one(row, int(seed))
       with open(results_path, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
-  table = summarise({row: results[row] for row in FLAGS.rows})
+  table = summarise({row: {seed: results[row][str(seed)] for seed in FLAGS.seeds}
+                     for row in FLAGS.rows})
   text = format_table(table, FLAGS.seeds)
   print(text)
   with open(os.path.join(FLAGS.output_dir, "table.md"), "w") as f:

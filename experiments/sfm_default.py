@@ -68,7 +68,8 @@ def main(argv):
 
   report = evaluation.evaluate(model_dir, split="eval")
   task = config.resolve("train.task")
-  rows = {"AIGN (sfm.gin)": report["metrics"], **baselines(task)}
+  label = "sfm.gin" + (" + bindings" if FLAGS.gin_bindings else "")
+  rows = {label: report["metrics"], **baselines(task)}
   columns = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
              "rotation_error_deg")
   print(f"\n{report['step']} steps; {trained} {seconds / 60:.1f} min; "
