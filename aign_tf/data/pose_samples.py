@@ -71,7 +71,10 @@ def fetch(cache_dir=None, force=False):
   sources[requirement] = {"file": os.path.basename(path), "sha256": digest}
   with tempfile.TemporaryDirectory() as tmp, tarfile.open(path) as archive:
     for name, member in LAFAN.items():
-      archive.extract(member, tmp, filter="data")
+      try:
+        archive.extract(member, tmp, filter="data")
+      except TypeError:  # Python without extraction filters (< 3.10.12 / 3.11.4).
+        archive.extract(member, tmp)
       poses = bvh.load_bvh_poses(os.path.join(tmp, member), units="cm", up_axis="y",
                                  source="lafan")
       save(name, poses, 30.0)
