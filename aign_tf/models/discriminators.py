@@ -3,6 +3,8 @@
 import gin
 import tf_keras as keras
 
+from aign_tf.models import layers
+
 
 @gin.configurable(module="discriminators")
 class MLP(keras.Model):
@@ -13,7 +15,7 @@ class MLP(keras.Model):
     super().__init__(name=name, **kwargs)
     def dense(units):
       layer = keras.layers.Dense(units)
-      return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+      return layers.SpectralNormalization(layer) if spectral_norm else layer
     self.hidden = [dense(hidden_units) for _ in range(num_layers)]
     self.out = dense(1)
 

@@ -17,6 +17,8 @@ import gin
 import tensorflow as tf
 import tf_keras as keras
 
+from aign_tf.models import layers
+
 _EPS = 1e-3
 
 
@@ -163,24 +165,6 @@ class InpaintingNet(keras.Model):
     return tf.sigmoid(self.tail(y))
 
 
-class _SpectralNorm(keras.layers.SpectralNormalization):
-  """tf_keras' spectral normalisation whose `build` works on TF 2.21.
-
-  The inherited `build` assigns a `tf.keras` (Keras 3) `InputSpec`, which tf_keras layers
-  reject; this one creates the same state (the power-iteration vector u) without it. The
-  normalisation in `call` is inherited unchanged.
-  """
-
-  def build(self, input_shape):
-    keras.layers.Wrapper.build(self, input_shape)
-    self.kernel = self.layer.kernel
-    self.kernel_shape = self.kernel.shape.as_list()
-    self.vector_u = self.add_weight(
-        shape=(1, self.kernel_shape[-1]),
-        initializer=keras.initializers.TruncatedNormal(stddev=0.02), trainable=False,
-        name="vector_u", dtype=self.kernel.dtype)
-
-
 @gin.configurable(module="discriminators")
 class FaceDiscriminator(keras.Model):
   """Convolutional discriminator `[B, H, W, 3] -> [B, 1]` logits.
@@ -203,7 +187,7 @@ class FaceDiscriminator(keras.Model):
     self.detail_factor = int(detail_factor) if detail_factor else None
 
     def wrap(layer):
-      return _SpectralNorm(layer) if spectral_norm else layer
+      return layers.SpectralNormalization(layer) if spectral_norm else layer
 
     self.convs = [wrap(keras.layers.Conv2D(min(base_filters * 2 ** i, max_filters), 4,
                                            strides=2, padding="same"))

@@ -19,6 +19,8 @@ import gin
 import tensorflow as tf
 import tf_keras as keras
 
+from aign_tf.models import layers
+
 
 def _conv(filters, kernel=3, strides=1, activation="relu"):
   return keras.layers.Conv2D(filters, kernel, strides=strides, padding="same",
@@ -81,27 +83,6 @@ def normalize_depth(depth, eps=1e-6):
   return log_depth - tf.reduce_mean(log_depth, axis=[1, 2, 3], keepdims=True)
 
 
-class SpectralNormalization(keras.layers.SpectralNormalization):
-  """tf_keras' spectral normalisation with a working `build` on TF 2.21.
-
-  tf_keras 2.21's `SpectralNormalization.build` sets `input_spec` from `tf.keras`, which is
-  Keras 3 there, and fails ("Layer input_spec must be an instance of InputSpec"). This
-  subclass builds the same state with tf_keras' own `InputSpec`; the normalisation itself
-  (power iteration in `call(training=True)`) is inherited unchanged.
-  """
-
-  def build(self, input_shape):
-    keras.layers.Wrapper.build(self, input_shape)
-    input_shape = tf.TensorShape(input_shape)
-    self.input_spec = keras.layers.InputSpec(shape=[None] + input_shape[1:])
-    self.kernel = self.layer.kernel
-    self.kernel_shape = self.kernel.shape.as_list()
-    self.vector_u = self.add_weight(
-        shape=(1, self.kernel_shape[-1]),
-        initializer=keras.initializers.TruncatedNormal(stddev=0.02), trainable=False,
-        name="vector_u", dtype=self.kernel.dtype)
-
-
 @gin.configurable(module="discriminators")
 class DepthDiscriminator(keras.Model):
   """Depth maps `[B, H, W, 1]` -> logits `[B, 1]`, on scale-normalised log depth."""
@@ -111,7 +92,7 @@ class DepthDiscriminator(keras.Model):
     super().__init__(name=name, **kwargs)
 
     def wrap(layer):
-      return SpectralNormalization(layer) if spectral_norm else layer
+      return layers.SpectralNormalization(layer) if spectral_norm else layer
 
     self.convs = [wrap(keras.layers.Conv2D(base_filters * 2 ** min(i, 3), 4, strides=2,
                                            padding="same"))
