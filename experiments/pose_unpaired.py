@@ -23,6 +23,7 @@ after changing --train_steps or bindings).
 
 import json
 import os
+import shutil
 import time
 
 from absl import app
@@ -64,6 +65,11 @@ def run_one(row, seed):
     bindings.append(f"data.pose_clips.cache_dir = '{FLAGS.cache_dir}'")
   bindings += FLAGS.gin_bindings
   config.parse([gin_file], bindings)
+  if os.path.isdir(model_dir):
+    # Not in results.json, so a leftover of an unfinished or differently configured run:
+    # resuming it would skip training.
+    logging.warning("removing the unfinished run %s", model_dir)
+    shutil.rmtree(model_dir)
   start = time.time()
   trainer.train(model_dir)
   extra = [f"data.pose_clips.cache_dir = '{FLAGS.cache_dir}'"] if FLAGS.cache_dir else []
