@@ -31,6 +31,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from aign_tf.data.mocap import skeleton
+from aign_tf.models import layers
 from aign_tf.renderers import projection
 
 POSE = "pose"
@@ -123,7 +124,7 @@ class PoseDiscriminator(keras.Model):
 
     def dense(units):
       layer = keras.layers.Dense(units)
-      return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+      return layers.SpectralNormalization(layer) if spectral_norm else layer
 
     self.pose_branch = [dense(hidden_units) for _ in range(num_layers)]
     self.chain_branch = ([dense(hidden_units) for _ in range(num_layers)]
@@ -131,8 +132,8 @@ class PoseDiscriminator(keras.Model):
     self.merge = dense(hidden_units)
     self.out = dense(1)
 
-  def _branch(self, layers, x, training):
-    for layer in layers:
+  def _branch(self, stack, x, training):
+    for layer in stack:
       x = tf.nn.leaky_relu(layer(x, training=training), 0.2)
     return x
 
