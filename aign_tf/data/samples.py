@@ -110,6 +110,22 @@ def read_manifest(task_dir, verify=True):
   return manifest
 
 
+def task_dir(task, cache_dir=None):
+  """`<cache_dir>/<task>`: where a task's converted samples and manifest live."""
+  return os.path.join(cache_dir or default_cache_dir(), task)
+
+
+def reusable_manifest(task_dir, force=False):
+  """The manifest of an earlier, intact fetch into `task_dir`; None when there is none, it
+  is damaged (it will be fetched again) or `force` asks for a fresh fetch."""
+  if force:
+    return None
+  try:
+    return read_manifest(task_dir)
+  except errors.DataError:
+    return None
+
+
 def fetch(task, cache_dir=None, force=False):
   """Runs a task's fetcher; returns its manifest."""
   if task not in FETCHERS:

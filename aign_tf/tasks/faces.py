@@ -389,7 +389,8 @@ class FaceInpaintTask(_FaceTask):
 
   def serve(self, generator, inputs):
     image = to_float(inputs["image"])
-    visibility = tf.cast(inputs["mask"] < 128, tf.float32)  # white (>= 128) = hole
+    # white (>= 128) = hole; compared in float: TFLite has no uint8 Less kernel.
+    visibility = tf.cast(tf.cast(inputs["mask"], tf.float32) < 128.0, tf.float32)
     observation, masked = self.observe(image, visibility)
     output = tf.clip_by_value(generator(observation, training=False), 0.0, 1.0)
     completed = masked + output * (1.0 - visibility)
