@@ -27,6 +27,8 @@ flags.DEFINE_string("output_dir", "predictions", "Where image mode writes its ou
 flags.DEFINE_string("keypoints", None, "A 2D keypoints JSON (see aign_tf.data.mocap.keypoints2d).")
 flags.DEFINE_string("layout", None, "Keypoint layout overriding the file's (coco17, h36m17).")
 flags.DEFINE_string("output", "joints_3d.json", "Where keypoints mode writes the outputs.")
+flags.DEFINE_string("plot", None, "Keypoints mode: also write a PNG of the 2D input and the "
+                    "3D prediction here.")
 flags.DEFINE_string("request_json", None, "Send this request body as is; print the response.")
 flags.DEFINE_bool("show", False, "Print the model's status and signatures.")
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for the server.")
@@ -68,6 +70,12 @@ def _run():
                                            FLAGS.version)
     print(f"wrote {', '.join(sorted(outputs))} for {len(keypoints['keypoints_2d'])} "
           f"people to {FLAGS.output}")
+    if FLAGS.plot:
+      from aign_tf.tasks import pose  # pylint: disable=g-import-not-at-top
+      from aign_tf.train import summaries  # pylint: disable=g-import-not-at-top
+      summaries.write_png(FLAGS.plot, pose.plot_poses(keypoints["keypoints_2d"],
+                                                      outputs["joints_3d"]))
+      print(f"wrote {FLAGS.plot}")
 
 
 def main(argv):

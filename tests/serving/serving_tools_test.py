@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+from PIL import Image
 import tensorflow as tf
 
 from aign_tf import testing
@@ -108,9 +109,13 @@ class ServingToolsTest(testing.TestCase):
                  "intrinsics": {"fx": 1000.0, "fy": 1000.0, "cx": 500.0, "cy": 500.0},
                  "people": [{"keypoints": [[u, v, 1.0] for u, v in pixels]}]}, f)
     joints_path = os.path.join(self.get_temp_dir(), "joints.json")
+    plot_path = os.path.join(self.get_temp_dir(), "joints.png")
     result = tool("predict.py", f"--server={url}", "--model=keypoints",
-                  f"--keypoints={keypoints_path}", f"--output={joints_path}")
+                  f"--keypoints={keypoints_path}", f"--output={joints_path}",
+                  f"--plot={plot_path}")
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    with Image.open(plot_path) as plot:
+      self.assertGreater(plot.size[0], 100)
     with open(joints_path) as f:
       joints = json.load(f)
     self.assertEqual(np.asarray(joints["joints_3d"]).shape, (1, 17, 3))
