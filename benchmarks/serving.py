@@ -9,12 +9,17 @@ difference at one client is what the server adds (JSON, HTTP, base64, threads).
 The model: --model_dir (a trained run, exported to a temporary folder), else faces_sr with
 its default gin config trained for one step (the real network; weights do not change the
 cost), else --fake (a two-layer conv net on 32x32 images) when faces_sr cannot be built.
-Image models are sent one PNG through `serving_bytes` ({"b64": ...}); other models their
-serving_default inputs as JSON numbers.
+Image models are sent one PNG ({"b64": ...}) through `serving_png` (the model returns its
+uint8 pictures as PNGs, base64 in the response) or `serving_bytes` (every output as JSON
+numbers); other models their serving_default inputs as JSON numbers. `--signatures` picks
+them ("auto": serving_png if the model has it, else serving_bytes, else serving_default);
+several are measured one after the other against the same server and printed as one table
+each.
 
 Usage:
   python benchmarks/serving.py [--model_dir=runs/faces_sr] [--seconds=5]
-      [--concurrency=1,4,16] [--enable_batching] [--output_json=...]
+      [--signatures=serving_png,serving_bytes] [--concurrency=1,4,16] [--enable_batching]
+      [--output_json=...]
 
 Timings on this shared 2-core CPU vary by up to 3x between runs: compare numbers taken in
 the same run.
@@ -41,6 +46,8 @@ flags.DEFINE_string("gin_file", "gin/faces_sr.gin", "Task to train one step when
 flags.DEFINE_bool("fake", False, "Use the fake 32x32 image model (no training).")
 flags.DEFINE_bool("toy", False, "Use an untrained toy model (4 floats in, 12 out): the "
                   "server's fixed cost, with almost nothing to encode.")
+flags.DEFINE_list("signatures", ["auto"], "Signatures to measure: auto, serving_png, "
+                  "serving_bytes, serving_default.")
 flags.DEFINE_list("concurrency", ["1", "4", "16"], "Concurrent clients.")
 flags.DEFINE_float("seconds", 5.0, "Measured seconds per setting (after a warm-up).")
 flags.DEFINE_bool("enable_batching", False, "Run the server with server-side batching.")
@@ -81,17 +88,25 @@ def prepare_model(scratch):
   return "fake_image", export_base, task.name
 
 
-def make_request(path):
-  """(signature name, request body, in-process kwargs) of one example."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
+def pick_signature(signatures, wanted):
+  """`wanted`, or for "auto" the cheapest-to-serve signature the model has."""
+  if wanted == "auto":
+    return next(n for n in ("serving_png", "serving_bytes", "serving_default")
+                if n in signatures)
+  if wanted not in signatures:
+    raise ValueError(f"the model has no signature {wanted!r} (it has {sorted(signatures)})")
+  return wanted
+
+
+def make_request(loaded, signature):
+  """(request body, in-process kwargs) of one example for `signature`."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from aign_tf.serving import testing  # pylint: disable=g-import-not-at-top
-  loaded = tf.saved_model.load(path)
   signatures = loaded.signatures
   specs = signatures["serving_default"].structured_input_signature[1]
   arrays = testing.random_inputs(specs, batch_size=1)
-  if "serving_bytes" in signatures:
-    byte_specs = signatures["serving_bytes"].structured_input_signature[1]
+  if signature in ("serving_bytes", "serving_png"):
+    byte_specs = signatures[signature].structured_input_signature[1]
     instance, kwargs = {}, {}
     for name, spec in byte_specs.items():
       if spec.dtype == tf.string:
@@ -101,11 +116,10 @@ def make_request(path):
       else:
         instance[name] = arrays[name][0].tolist()
         kwargs[name] = tf.constant(arrays[name])
-    body = {"signature_name": "serving_bytes", "instances": [instance]}
-    return loaded, "serving_bytes", json.dumps(body).encode(), kwargs
+    body = {"signature_name": signature, "instances": [instance]}
+    return json.dumps(body).encode(), kwargs
   body = {"instances": [{k: v[0].tolist() for k, v in arrays.items()}]}
-  return loaded, "serving_default", json.dumps(body).encode(), {
-      k: tf.constant(v) for k, v in arrays.items()}
+  return json.dumps(body).encode(), {k: tf.constant(v) for k, v in arrays.items()}
 
 
 def measure(call, clients, seconds):
@@ -147,8 +161,12 @@ def main(argv):
   scratch = tempfile.mkdtemp(prefix="serving_benchmark-")
   name, export_base, task_name = prepare_model(scratch)
   version_dir = os.path.join(export_base, name, "1")
-  loaded, signature, body, kwargs = make_request(version_dir)
-  fn = loaded.signatures[signature]
+  loaded = tf.saved_model.load(version_dir)
+  signatures = []
+  for wanted in FLAGS.signatures:
+    signature = pick_signature(loaded.signatures, wanted)
+    if signature not in signatures:
+      signatures.append(signature)
 
   command = [sys.executable, os.path.join(REPO, "tools", "serve.py"),
              f"--model_config_file={export_base}/models.config", "--rest_api_port=0",
@@ -164,47 +182,59 @@ def main(argv):
     host, port = line.strip().rsplit("//", 1)[1].split(":")
     path = f"/v1/models/{name}:predict"
 
-    def http_call(state):
-      if "connection" not in state:
-        state["connection"] = http.client.HTTPConnection(host, int(port), timeout=120)
-      connection = state["connection"]
-      connection.request("POST", path, body=body,
-                         headers={"Content-Type": "application/json"})
-      response = connection.getresponse()
-      data = response.read()
-      if response.status != 200:
-        raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
+    results = {}
+    for signature in signatures:
+      body, kwargs = make_request(loaded, signature)
+      fn = loaded.signatures[signature]
 
-    def direct_call(state):
-      del state
-      outputs = fn(**kwargs)
-      for value in outputs.values():
-        value.numpy()
+      def http_call(state, body=body):
+        if "connection" not in state:
+          state["connection"] = http.client.HTTPConnection(host, int(port), timeout=120)
+        connection = state["connection"]
+        connection.request("POST", path, body=body,
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+          raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
+        state["response_bytes"] = len(data)
 
-    rows = []
-    for clients in [int(c) for c in FLAGS.concurrency]:
-      direct = measure(direct_call, clients, FLAGS.seconds)
-      served = measure(http_call, clients, FLAGS.seconds)
-      rows.append({"clients": clients, "in_process": direct, "server": served})
+      def direct_call(state, fn=fn, kwargs=kwargs):
+        del state
+        outputs = fn(**kwargs)
+        for value in outputs.values():
+          value.numpy()
+
+      rows = []
+      for clients in [int(c) for c in FLAGS.concurrency]:
+        direct = measure(direct_call, clients, FLAGS.seconds)
+        served = measure(http_call, clients, FLAGS.seconds)
+        rows.append({"clients": clients, "in_process": direct, "server": served})
+      probe = {}
+      http_call(probe)
+      results[signature] = {"rows": rows, "response_bytes": probe["response_bytes"]}
   finally:
     server.terminate()
     server.wait(timeout=60)
 
-  print(f"model {name} (task {task_name}), signature {signature}, one example per request, "
-        f"batching {'on' if FLAGS.enable_batching else 'off'}, TF {tf.__version__}, "
-        f"{os.cpu_count()} CPUs")
-  print("| clients | in-process p50 / p99 ms | in-process req/s | server p50 / p99 ms "
-        "| server req/s | server - in-process p50 ms |")
-  print("|---|---|---|---|---|---|")
-  for row in rows:
-    d, s = row["in_process"], row["server"]
-    print(f"| {row['clients']} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | "
-          f"{d['requests_per_s']:.0f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | "
-          f"{s['requests_per_s']:.0f} | {s['p50_ms'] - d['p50_ms']:+.2f} |")
+  for signature, result in results.items():
+    print(f"model {name} (task {task_name}), signature {signature}, one example per "
+          f"request ({result['response_bytes']} response bytes), batching "
+          f"{'on' if FLAGS.enable_batching else 'off'}, TF {tf.__version__}, "
+          f"{os.cpu_count()} CPUs")
+    print("| clients | in-process p50 / p99 ms | in-process req/s | server p50 / p99 ms "
+          "| server req/s | server - in-process p50 ms |")
+    print("|---|---|---|---|---|---|")
+    for row in result["rows"]:
+      d, s = row["in_process"], row["server"]
+      print(f"| {row['clients']} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | "
+            f"{d['requests_per_s']:.0f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | "
+            f"{s['requests_per_s']:.0f} | {s['p50_ms'] - d['p50_ms']:+.2f} |")
+    print()
   if FLAGS.output_json:
     with open(FLAGS.output_json, "w") as f:
-      json.dump({"model": name, "task": task_name, "signature": signature,
-                 "batching": FLAGS.enable_batching, "rows": rows}, f, indent=2)
+      json.dump({"model": name, "task": task_name, "batching": FLAGS.enable_batching,
+                 "signatures": results}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Query a model served over TF Serving's REST API (tools/serve.py or real TF Serving).
 
-    # Images (PNG/JPEG in -> PNG out) through the model's serving_bytes signature:
+    # Images (PNG/JPEG in -> PNG out) through the model's serving_png signature (PNGs made
+    # by the model; only its uint8 picture outputs), else serving_bytes (every output):
     python tools/predict.py --model=faces_sr --images=a.png,b.png --output_dir=out/
     # 2D keypoints JSON in -> the model's outputs (3D joints, camera) as JSON:
     python tools/predict.py --model=pose --keypoints=people.json --output=joints.json
@@ -20,7 +21,10 @@ from absl import flags
 flags.DEFINE_string("server", "http://127.0.0.1:8501", "Server URL.")
 flags.DEFINE_string("model", None, "Model name.", required=True)
 flags.DEFINE_integer("version", None, "Model version (default: the served latest).")
-flags.DEFINE_list("images", [], "Image files to send (serving_bytes signature).")
+flags.DEFINE_list("images", [], "Image files to send (serving_png or serving_bytes).")
+flags.DEFINE_bool("png_outputs", True, "Image mode: use the model's serving_png signature "
+                  "when it has one (fast; writes only its uint8 picture outputs); "
+                  "--nopng_outputs uses serving_bytes and writes every output.")
 flags.DEFINE_string("extra_inputs", None,
                     "JSON object of the non-image inputs of an image model (one example).")
 flags.DEFINE_string("output_dir", "predictions", "Where image mode writes its outputs.")
@@ -58,7 +62,7 @@ def _run():
   elif FLAGS.images:
     extra = json.loads(FLAGS.extra_inputs) if FLAGS.extra_inputs else None
     for path in client_lib.predict_images(client, FLAGS.model, FLAGS.images, FLAGS.output_dir,
-                                          FLAGS.version, extra):
+                                          FLAGS.version, extra, FLAGS.png_outputs):
       print(path)
   else:
     try:

@@ -159,15 +159,26 @@ def _as_picture(array, dtype):
   return np.uint8(np.round(255 * (finite - low) / (high - low if high > low else 1.0)))
 
 
-def predict_images(client, model, image_paths, output_dir, version=None, extra_inputs=None):
-  """Sends encoded images to the model's `serving_bytes` signature, one request per image;
-  writes `<stem>_<output>.png` for each picture-shaped output (uint8 as is, float outputs
-  min-max scaled, with the raw values in `<stem>_<output>.npy`) and `<stem>.json` with
-  every other output.
+SERVING_PNG = "serving_png"
+PNG_SUFFIX = "_png_bytes"  # serving_png's output names: `<output>_png_bytes`.
+
+
+def predict_images(client, model, image_paths, output_dir, version=None, extra_inputs=None,
+                   png_outputs=True):
+  """Sends encoded images to the model, one request per image, and writes its outputs.
+
+  With `png_outputs` and a model that has a `serving_png` signature (uint8 picture outputs
+  PNG-encoded by the model: a few KB of base64 per response instead of JSON numbers), the
+  PNGs it returns are written as they are, `<stem>_<output>.png`; the outputs that
+  signature drops (float copies, depth maps, ...) are not written. Otherwise
+  `serving_bytes` is used: `<stem>_<output>.png` for each picture-shaped output (uint8 as
+  is, float outputs min-max scaled, with the raw values in `<stem>_<output>.npy`) and
+  `<stem>.json` with every other output.
 
   Args:
     extra_inputs: values for the signature's non-image inputs (e.g. intrinsics), dict
       name -> per-example value.
+    png_outputs: use `serving_png` when the model has it.
 
   Returns:
     list of written paths.
@@ -181,7 +192,9 @@ def predict_images(client, model, image_paths, output_dir, version=None, extra_i
   if "serving_bytes" not in signatures:
     raise errors.ConfigError(f"model {model!r} has no serving_bytes signature (not an "
                              f"image model); its signatures: {sorted(signatures)}")
-  signature = signatures["serving_bytes"]
+  signature_name = (SERVING_PNG if png_outputs and SERVING_PNG in signatures
+                    else "serving_bytes")
+  signature = signatures[signature_name]
   extra_inputs = dict(extra_inputs or {})
   image_names = [n for n, (dtype, _) in signature["inputs"].items()
                  if dtype == "string" and n not in extra_inputs]
@@ -198,10 +211,20 @@ def predict_images(client, model, image_paths, output_dir, version=None, extra_i
     with open(path, "rb") as f:
       data = f.read()
     instance = {image_names[0]: data, **extra_inputs}
-    outputs = client.predict(model, instances=[instance], signature_name="serving_bytes",
+    outputs = client.predict(model, instances=[instance], signature_name=signature_name,
                              version=version)[0]
     outputs = _outputs_by_name(outputs, signature)
     stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+    if signature_name == SERVING_PNG:
+      for name, value in sorted(outputs.items()):
+        if not (name.endswith(PNG_SUFFIX) and isinstance(value, dict) and "b64" in value):
+          raise ServingError(200, f"{SERVING_PNG} output {name!r} is not a base64 PNG "
+                             "({\"b64\": ...})")
+        target = f"{stem}_{name[:-len(PNG_SUFFIX)]}.png"
+        with open(target, "wb") as f:
+          f.write(base64.b64decode(value["b64"]))
+        written.append(target)
+      continue
     others = {}
     for name, value in sorted(outputs.items()):
       dtype = signature["outputs"].get(name, ("float32", None))[0]

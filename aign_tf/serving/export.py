@@ -11,6 +11,12 @@ with the signatures
 - `serving_bytes` (tasks with `image_inputs()`): the same, each image input replaced by a
   `tf.string` `[B]` of encoded PNG/JPEG (TF Serving's REST `{"b64": ...}` only decodes into
   string tensors), decoded to uint8 `[B, H, W, C]` inside the graph;
+- `serving_png` (tasks with `image_inputs()` and at least one uint8 `[B, H, W, C]` output,
+  C in 1-4): the inputs of `serving_bytes`; each such output `<name>` PNG-encoded in the
+  graph as a `tf.string` `[B]` named `<name>_png_bytes` (TF Serving's REST API returns
+  string outputs as `{"b64": ...}` only when their name ends in `_bytes`); every other
+  output (float copies, depth maps, ...) is dropped, so the response is a few KB of base64
+  instead of ~100k JSON numbers;
 - `metadata` (no inputs): `task`, `step` (int64), `config_digest` (sha256 of the operative
   config) and `conventions` (the task's description of units and layouts).
 
@@ -37,6 +43,9 @@ from aign_tf.train import files
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
+SERVING_PNG = "serving_png"
+# Suffix of `serving_png`'s outputs: `<output>_png_bytes`.
+PNG_SUFFIX = "_png_bytes"
 METADATA = "metadata"
 MODELS_CONFIG = "models.config"
 # Written beside the SavedModel; TF Serving ignores assets.extra/ (except warm-up records).
@@ -116,6 +125,19 @@ def decode_images(encoded, spec, name="image"):
                    fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8))
 
 
+def image_outputs(outputs):
+  """Sorted names of the outputs (dict name -> tensor or spec) that are uint8
+  `[B, H, W, C]` with C in 1-4, i.e. PNG-encodable pictures."""
+  return sorted(name for name, value in outputs.items()
+                if value.dtype == tf.uint8 and value.shape.rank == 4
+                and value.shape[-1] in (1, 2, 3, 4))
+
+
+def encode_pngs(images):
+  """uint8 `[B, H, W, C]` -> `[B]` tf.string of PNGs, one per example."""
+  return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
 def config_digest(config_text):
   """sha256 hex digest of the operative gin config text."""
   return hashlib.sha256(config_text.encode("utf-8")).hexdigest()
@@ -163,6 +185,14 @@ def build(task, generator, step=0, config_text=""):
       return serve(**decoded)
 
     signatures[SERVING_BYTES] = tf.function(serve_bytes).get_concrete_function(**bytes_specs)
+    png_names = image_outputs(signatures[SERVING_DEFAULT].structured_outputs)
+    if png_names:
+
+      def serve_png(**inputs):
+        outputs = serve_bytes(**inputs)
+        return {name + PNG_SUFFIX: encode_pngs(outputs[name]) for name in png_names}
+
+      signatures[SERVING_PNG] = tf.function(serve_png).get_concrete_function(**bytes_specs)
 
   info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),
           "conventions": task.conventions() or ""}

@@ -158,6 +158,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def _send(self, status, obj):
     body = protocol.dumps(obj)
     self.model_server.count(status)
+    if self.request_version == "HTTP/0.9":
+      # Every answer has a status line and headers: BaseHTTPRequestHandler writes none for
+      # an "HTTP/0.9" request, and the body write below then failed (the client got a bare
+      # close and the handler thread a traceback).
+      self.request_version = "HTTP/1.0"
+      self.close_connection = True
     try:
       self.send_response(status)
       self.send_header("Content-Type", "application/json")
@@ -232,8 +238,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # Malformed request lines and headers: JSON like every other error, always with a status
     # line (HTTP/0.9-looking garbage would otherwise get a bare body).
     self.close_connection = True
-    if self.request_version == "HTTP/0.9":
-      self.request_version = "HTTP/1.0"
     self._send(code, {"error": message or f"HTTP error {code}"})
 
 

@@ -59,7 +59,10 @@ for job in jobs:
     for name, fn in loaded.signatures.items():
       kwargs = {k: tf.constant(data[name + "/" + k]) for k in fn.structured_input_signature[1]}
       for key, value in fn(**kwargs).items():
-        results[name + "/" + key] = value.numpy()
+        value = value.numpy()
+        # Byte strings as fixed-width "S" (np.load refuses pickled object arrays); this
+        # strips trailing NULs, which PNGs (ending in the fixed IEND CRC) never have.
+        results[name + "/" + key] = value.astype("S") if value.dtype == object else value
     np.savez(job["outputs"], **results)
   except Exception:
     with open(job["outputs"] + ".error", "w") as f:
@@ -70,13 +73,15 @@ assert not leaked, leaked
 
 
 def signature_inputs(task, arrays):
-  """Inputs of each signature: serving_default as is, serving_bytes with PNG images."""
+  """Inputs of each signature: serving_default as is, serving_bytes and serving_png with
+  PNG images."""
   inputs = {export.SERVING_DEFAULT: arrays, export.METADATA: {}}
   if task.image_inputs():
     encoded = dict(arrays)
     for name in task.image_inputs():
       encoded[name] = np.array([serving_testing.encode_png(x) for x in arrays[name]], "S")
     inputs[export.SERVING_BYTES] = encoded
+    inputs[export.SERVING_PNG] = encoded
   return inputs
 
 
@@ -172,7 +177,8 @@ class ExportTest(testing.TestCase):
     path = os.path.join(self.get_temp_dir(), "image", "1")
     task, generator = serving_testing.export_fake("image", path)
     loaded = tf.saved_model.load(path)
-    self.assertSameElements(loaded.signatures, ["serving_default", "serving_bytes", "metadata"])
+    self.assertSameElements(loaded.signatures,
+                            ["serving_default", "serving_bytes", "serving_png", "metadata"])
     images = serving_testing.random_inputs(task.serving_input_signature(), 3)["image"]
     direct = loaded.signatures["serving_default"](image=tf.constant(images))
     decoded = loaded.signatures["serving_bytes"](
@@ -182,6 +188,14 @@ class ExportTest(testing.TestCase):
       self.assertAllClose(direct[name], expected[name], atol=1e-6)
       self.assertAllClose(decoded[name], expected[name], atol=1e-6)
     self.assertEqual(direct["image"].dtype, tf.uint8)
+    # serving_png: only the uint8 picture, as one PNG per example under a `_bytes` name.
+    pngs = loaded.signatures["serving_png"](
+        image=tf.constant([serving_testing.encode_png(x) for x in images]))
+    self.assertSameElements(pngs, ["image_png_bytes"])
+    self.assertEqual(pngs["image_png_bytes"].shape, [3])
+    for png, picture in zip(pngs["image_png_bytes"].numpy(), direct["image"].numpy()):
+      self.assertTrue(png.startswith(b"\x89PNG"))
+      self.assertAllEqual(tf.io.decode_png(png), picture)
     metadata = loaded.signatures["metadata"]()
     self.assertEqual(metadata["task"].numpy(), b"image_test")
     self.assertEqual(int(metadata["step"]), 7)
@@ -213,6 +227,30 @@ class ExportTest(testing.TestCase):
     from_rgb = loaded.signatures["serving_default"](
         image=tf.constant(np.repeat(gray, 3, axis=-1)[None]))
     self.assertAllClose(from_gray["image_float"], from_rgb["image_float"])
+
+  def test_serving_png_needs_image_inputs_and_uint8_outputs(self):
+
+    class FloatOnly(serving_testing.ImageTask):
+      def serve(self, generator, inputs):
+        return {k: v for k, v in super().serve(generator, inputs).items() if k != "image"}
+
+    class GrayOut(serving_testing.ImageTask):
+      def serve(self, generator, inputs):
+        y = super().serve(generator, inputs)
+        return dict(y, gray=y["image"][..., :1], flat=tf.reshape(y["image"], [-1, 192]))
+
+    base = self.get_temp_dir()
+    export.save(FloatOnly(), FloatOnly().generator(), os.path.join(base, "float", "1"))
+    self.assertNotIn("serving_png", tf.saved_model.load(os.path.join(base, "float", "1"))
+                     .signatures)
+    serving_testing.export_fake("toy", os.path.join(base, "toy", "1"))
+    self.assertNotIn("serving_png", tf.saved_model.load(os.path.join(base, "toy", "1"))
+                     .signatures)
+    export.save(GrayOut(), GrayOut().generator(), os.path.join(base, "gray", "1"))
+    png_fn = tf.saved_model.load(os.path.join(base, "gray", "1")).signatures["serving_png"]
+    self.assertSameElements(png_fn.structured_outputs, ["image_png_bytes", "gray_png_bytes"])
+    gray = png_fn(image=tf.constant([serving_testing.encode_png(np.zeros([8, 8, 3], np.uint8))]))
+    self.assertEqual(tf.io.decode_png(gray["gray_png_bytes"][0]).shape, [8, 8, 1])
 
   def test_save_never_overwrites_and_leaves_no_temporaries(self):
     base = os.path.join(self.get_temp_dir(), "toy")
@@ -290,8 +328,20 @@ class ExportTest(testing.TestCase):
         os.path.join(result["export_base"], "models.config"))], [task.name])
     signatures = [export.SERVING_DEFAULT] + (
         [export.SERVING_BYTES] if task.image_inputs() else [])
+    pictures = export.image_outputs(
+        {k: tf.TensorSpec(v.shape, v.dtype) for k, v in result["expected"].items()})
+    png = [export.SERVING_PNG] if task.image_inputs() and pictures else []
     self.assertSameElements({k.split("/")[0] for k in outputs},
-                            signatures + [export.METADATA])
+                            signatures + png + [export.METADATA])
+    if png:
+      self.assertSameElements(
+          [k.split("/", 1)[1] for k in outputs if k.startswith(export.SERVING_PNG + "/")],
+          [name + export.PNG_SUFFIX for name in pictures])
+    for name in (pictures if png else []):
+      encoded = outputs[f"{export.SERVING_PNG}/{name}{export.PNG_SUFFIX}"]
+      decoded = np.stack([tf.io.decode_png(x).numpy() for x in encoded])
+      self.assertAllEqual(decoded, outputs[f"{export.SERVING_BYTES}/{name}"],
+                          msg=f"{export.SERVING_PNG}/{name}")
     for signature in signatures:
       for name, value in result["expected"].items():
         self.assertAllClose(outputs[f"{signature}/{name}"], value, atol=1e-5, rtol=1e-5,
@@ -327,7 +377,7 @@ class ExportTest(testing.TestCase):
                             text=True, timeout=300,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
-    for signature in ("serving_default", "serving_bytes", "metadata"):
+    for signature in ("serving_default", "serving_bytes", "serving_png", "metadata"):
       self.assertIn(f"signature_def['{signature}']", result.stdout)
     self.assertIn("inputs['image'] tensor_info:", result.stdout)
     self.assertIn("DT_UINT8", result.stdout)

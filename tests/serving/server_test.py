@@ -97,7 +97,10 @@ class ServerTest(testing.TestCase):
     self.assertEqual(result["model_spec"], {"name": "image", "signature_name": "",
                                             "version": "1"})
     defs = result["metadata"]["signature_def"]["signature_def"]
-    self.assertSameElements(defs, ["serving_default", "serving_bytes", "metadata"])
+    self.assertSameElements(defs, ["serving_default", "serving_bytes", "serving_png",
+                                   "metadata"])
+    self.assertEqual({n: o["dtype"] for n, o in defs["serving_png"]["outputs"].items()},
+                     {"image_png_bytes": "DT_STRING"})
     image = defs["serving_default"]["inputs"]["image"]
     self.assertEqual(image["dtype"], "DT_UINT8")
     self.assertEqual([d["size"] for d in image["tensor_shape"]["dim"]], ["-1", "8", "8", "3"])
@@ -134,6 +137,24 @@ class ServerTest(testing.TestCase):
                              {"inputs": images.tolist()})
     self.assertEqual(status, 200, result)
     self.assertAllClose(result["outputs"]["image_float"], expected["image_float"], atol=1e-6)
+
+  def test_predict_png_outputs(self):
+    images = serving_testing.random_inputs(self.image_task.serving_input_signature(),
+                                           2)["image"]
+    expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    encoded = [{"b64": base64.b64encode(serving_testing.encode_png(x)).decode()}
+               for x in images]
+    # One output: row format gives a bare list, columnar a bare value; `*_bytes` strings
+    # come back as {"b64": ...}, as TF Serving returns them.
+    for body, key in (({"signature_name": "serving_png", "instances": encoded}, "predictions"),
+                      ({"signature_name": "serving_png", "inputs": {"image": encoded}},
+                       "outputs")):
+      status, result = request(self.srv, "POST", "/v1/models/image:predict", body)
+      self.assertEqual(status, 200, result)
+      self.assertLen(result[key], 2)
+      for item, picture in zip(result[key], expected["image"]):
+        self.assertEqual(set(item), {"b64"})
+        self.assertAllEqual(tf.io.decode_png(base64.b64decode(item["b64"])), picture)
 
   def test_metadata_signature(self):
     status, result = request(self.srv, "POST", "/v1/models/toy:predict",
@@ -231,6 +252,22 @@ class ServerTest(testing.TestCase):
     self.assertRegex(data, r"^HTTP/1\.[01] 4\d\d")
     self.assert_still_serving()
 
+  def test_http_0_9_request_gets_a_json_answer(self):
+    # Regression (fuzz run): a well-formed "HTTP/0.9" request line made the handler fail
+    # while writing the answer, so the client got a bare close and no status.
+    for path, status in (("/v1/models/toy", 200), ("/v1/models/nope", 404)):
+      sock = socket.create_connection((self.srv.host, self.srv.port), timeout=30)
+      sock.sendall(f"GET {path} HTTP/0.9\r\nHost: x\r\n\r\n".encode())
+      data = b""
+      while chunk := sock.recv(65536):
+        data += chunk
+      sock.close()
+      head, _, body = data.decode().partition("\r\n\r\n")
+      self.assertTrue(head.startswith(f"HTTP/1.1 {status}"), data)
+      self.assertIn("Content-Type: application/json", head)
+      self.assertEqual("error" in json.loads(body), status != 200, body)
+    self.assert_still_serving()
+
   def test_get_on_predict_and_other_methods(self):
     self.assert_error(*request(self.srv, "GET", "/v1/models/toy:predict"), 405, "POST")
     self.assert_error(*request(self.srv, "DELETE", "/v1/models/toy"), 405, "DELETE")
@@ -306,9 +343,15 @@ class ServerTest(testing.TestCase):
     path = os.path.join(directory, "in.png")
     with open(path, "wb") as f:
       f.write(serving_testing.encode_png(images[0]))
-    written = client_lib.predict_images(client_lib.Client(self.srv.url), "image", [path],
-                                        os.path.join(directory, "out"))
     expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    # By default through serving_png: the model's PNG of its uint8 output, written as is.
+    written = client_lib.predict_images(client_lib.Client(self.srv.url), "image", [path],
+                                        os.path.join(directory, "png"))
+    self.assertEqual(written, [os.path.join(directory, "png", "in_image.png")])
+    self.assertAllEqual(np.asarray(Image.open(written[0])), expected["image"][0])
+    # Without it, serving_bytes: every output.
+    written = client_lib.predict_images(client_lib.Client(self.srv.url), "image", [path],
+                                        os.path.join(directory, "out"), png_outputs=False)
     out = os.path.join(directory, "out")
     self.assertSameElements([os.path.basename(p) for p in written],
                             ["in_image.png", "in_image_float.png", "in_image_float.npy",

@@ -111,6 +111,9 @@ def parse_bvh(path):
       text = f.read()
   except OSError as e:
     raise errors.DataError(f"{path}: cannot read BVH file ({e.strerror})") from e
+  except UnicodeDecodeError as e:
+    raise errors.DataError(f"{path}: not a text BVH file (undecodable byte at offset "
+                           f"{e.start})") from e
   head, sep, motion = text.partition("MOTION")
   if not sep:
     raise errors.DataError(f"{path}: no MOTION section")
@@ -135,6 +138,11 @@ def parse_bvh(path):
     motion = np.asarray(values, np.float64).reshape(frames, bvh.num_channels)
   except ValueError as e:
     raise errors.DataError(f"{path}: non-numeric value in MOTION") from e
+  bad = np.argwhere(~np.isfinite(motion))
+  if bad.size:
+    t, c = bad[0]
+    raise errors.DataError(f"{path}: non-finite value ({motion[t, c]}) in MOTION frame {t}, "
+                           f"channel {c}")
   return bvh, motion, frame_time
 
 

@@ -8,6 +8,8 @@ confidence column), and `metadata` (`layout_name`, `num_joints`, `keypoints_symm
 """
 
 import os
+import pickle
+import zipfile
 
 import numpy as np
 
@@ -16,9 +18,17 @@ from aign_tf.data.mocap import skeleton
 
 
 def _load_dict(path, key):
+  # Only a zip archive goes to np.load: with allow_pickle (needed for the dicts inside) a
+  # bare pickle renamed .npz would otherwise be unpickled, and a zero-byte or truncated file
+  # raised EOFError / BadZipFile instead of naming the file.
+  if not zipfile.is_zipfile(path):
+    size = os.path.getsize(path) if os.path.isfile(path) else None
+    raise errors.DataError(f"{path}: not an npz archive (" + (
+        "no such file" if size is None else "empty file" if size == 0 else
+        f"{size} bytes, truncated or another format") + ")")
   try:
     data = np.load(path, allow_pickle=True)
-  except (OSError, ValueError) as e:
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
     raise errors.DataError(f"{path}: cannot read npz ({e})") from e
   if key not in data.files:
     raise errors.DataError(f"{path}: has no {key!r} array (it has {data.files})")
