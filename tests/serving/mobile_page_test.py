@@ -46,9 +46,14 @@ pytestmark = [pytest.mark.browser,
 
 
 def _face_photo(path):
-  """A real face photo (scikit-image's astronaut, 512x512) cut to a 3:2 landscape."""
-  import skimage.data  # pylint: disable=g-import-not-at-top
-  photo = skimage.data.astronaut()[:, :, :3]
+  """A real face photo (scikit-image's astronaut, 512x512) cut to a 3:2 landscape; a
+  procedural face when scikit-image (an optional extra) is not installed."""
+  try:
+    import skimage.data  # pylint: disable=g-import-not-at-top
+    photo = skimage.data.astronaut()[:, :, :3]
+  except ImportError:
+    from aign_tf.data import faces_synthetic  # pylint: disable=g-import-not-at-top
+    photo = faces_synthetic.draw_faces(1, resolution=512)["images"][0]
   photo = np.concatenate([photo[:, :128], photo, photo[:, -128:]], axis=1)[:512]
   Image.fromarray(photo).save(path)
   return photo
