@@ -2,8 +2,9 @@
 it only uses the documented endpoints).
 
 `Client` wraps status / metadata / predict; `predict_images` and `predict_keypoints` are the
-two modes of `tools/predict.py` (PNG/JPEG files in -> PNG files out; a 2D keypoints JSON in
--> a JSON of the model's outputs).
+two modes of `tools/predict.py` (PNG/JPEG files in -> PNG files out, through the model's
+`serving_png` signature when it has one; a 2D keypoints JSON in -> a JSON of the model's
+outputs).
 """
 
 import base64

@@ -59,7 +59,7 @@ for job in jobs:
     for name, fn in loaded.signatures.items():
       kwargs = {k: tf.constant(data[name + "/" + k]) for k in fn.structured_input_signature[1]}
       for key, value in fn(**kwargs).items():
-        value = value.numpy()
+        value = np.asarray(value.numpy())  # Scalar strings come back as bytes.
         # Byte strings as fixed-width "S" (np.load refuses pickled object arrays); this
         # strips trailing NULs, which PNGs (ending in the fixed IEND CRC) never have.
         results[name + "/" + key] = value.astype("S") if value.dtype == object else value
