@@ -169,10 +169,7 @@ class Model:
     """
     with self.lock:
       if label is not None:
-        if label not in self.config.labels:
-          raise protocol.RequestError(404, f"model {self.name!r} has no version label "
-                                      f"{label!r}")
-        version = self.config.labels[label]
+        version = self._labelled_version(label)
       if version is None:
         if not self.versions:
           raise protocol.RequestError(503 if self.failures else 404,
@@ -185,14 +182,18 @@ class Model:
                                     f"not being served{reason}")
       return self.versions[version]
 
+  def _labelled_version(self, label):
+    """The version a label names (caller holds the lock); 404 for an unknown label."""
+    if label not in self.config.labels:
+      raise protocol.RequestError(404, f"model {self.name!r} has no version label "
+                                  f"{label!r}")
+    return self.config.labels[label]
+
   def status(self, version=None, label=None):
     """TF Serving's model status JSON."""
     with self.lock:
       if label is not None:
-        if label not in self.config.labels:
-          raise protocol.RequestError(404, f"model {self.name!r} has no version label "
-                                      f"{label!r}")
-        version = self.config.labels[label]
+        version = self._labelled_version(label)
       entries = [(v, "AVAILABLE", "OK", "") for v in self.versions]
       entries += [(v, "END", "UNKNOWN", m) for v, (_, m) in self.failures.items()
                   if v not in self.versions]
