@@ -221,8 +221,9 @@ def train(model_dir,
     eval_batch_size: defaults to `batch_size`.
     max_checkpoints_to_keep: older checkpoints are deleted.
     strategy: a name for `make_strategy` ("default", "mirrored", "multi_worker").
-    jit_compile: compile the train step with XLA. Off by default: measured on the 2-core CPU
-      it made a conv GAN step about 2x slower, and XLA cannot compile collectives on CPU.
+    jit_compile: compile the train step with XLA. Off by default: on the 2-core CPU it made
+      the faces_sr and pose steps about 1.3x slower (sfm 0.73x; faces_inpaint does not
+      compile; see benchmarks/README.md), and XLA cannot compile collectives on CPU.
     on_nonfinite: "stop" (raise, keeping the last good checkpoint) or "skip" (apply no
       update for a step whose losses or gradients are NaN/Inf, count it, go on; single
       replica only).
