@@ -5,6 +5,8 @@ For every gin file given (default: all task files under gin/), measures in one p
   - the same step fed from one cached in-memory batch (the pipeline cannot be the bottleneck
     if the two agree);
   - the generator step alone and the discriminator step alone (cached batch);
+  - the same update computed the usual two-pass way (D with its own generator forward pass),
+    to show what sharing the forward pass saves;
   - the input pipeline alone (examples/s it delivers);
   - FLOPs per step counted by TF's graph profiler (float_ops of the traced step), hence the
     achieved GFLOP/s, and the fp32 matmul peak (1024^3 and 2048^3 products) measured in the
@@ -134,6 +136,19 @@ def benchmark(gin_file, steps):
             cached[keys.MEMORY], fake) or tf.constant(0))
     results["discriminator_step_s"] = time_call(d_step, steps, sync)
 
+  if model.uses_discriminator:
+    # The same update without sharing: D gets its own generator forward pass, then the
+    # generator step runs G and D(G(x)) again (the usual two-pass GAN step).
+    def unshared_step(batch):
+      fake = tf.stop_gradient(aign_lib.select(
+          model.generator(batch[keys.OBSERVATION], training=True),
+          model.discriminator_input_key))
+      model._discriminator_only_step(batch[keys.MEMORY], fake)  # pylint: disable=protected-access
+      return generator_step(batch)
+
+    u_step = tf.function(unshared_step)
+    results["unshared_step_s"] = time_call(lambda: u_step(cached), steps, sync)
+
   pipeline = iter(dataset)
   results["pipeline_only_examples_per_s"] = batch_size / time_call(
       lambda: next(pipeline), steps * 3, sync)
@@ -175,6 +190,11 @@ def main(argv):
           f"{1e3 * r.get('discriminator_step_s', float('nan')):.1f} | "
           f"{r['pipeline_only_examples_per_s']:.0f} | {r['flops_per_step'] / 1e9:.3f} | "
           f"{r['gflops_per_s']:.1f} | {100 * r['gflops_per_s'] / peak:.0f}% |")
+  for r in rows:
+    if "unshared_step_s" in r:
+      print(f"{r['task']}: shared G/D forward step {1e3 * r['cached_step_s']:.1f} ms vs "
+            f"two-pass step {1e3 * r['unshared_step_s']:.1f} ms "
+            f"(ratio {r['unshared_step_s'] / r['cached_step_s']:.2f})")
   for r in rows:
     if "jit_cached_step_s" in r:
       print(f"{r['task']}: XLA (jit_compile=True) step / default step time = "

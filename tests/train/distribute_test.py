@@ -96,3 +96,29 @@ class DistributeTest(testing.TestCase):
     # Only the chief writes summaries and the config.
     self.assertTrue(os.path.isfile(os.path.join(model_dir, "operative_config.gin")))
     self.assertLen(tf.io.gfile.glob(os.path.join(model_dir, "train", "events*")), 1)
+
+
+class StrategyErrorTest(testing.TestCase):
+
+  @testing.parameterized.named_parameters(
+      ("unset", None, "needs the TF_CONFIG"),
+      ("not_json", "{cluster:", "not valid JSON"),
+      ("no_cluster", '{"task": {"type": "worker", "index": 0}}', "no 'cluster'"),
+      ("no_task", '{"cluster": {"worker": ["127.0.0.1:1"]}}', "no 'task'"),
+      ("wrong_type", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+       '"task": {"type": "chief", "index": 0}}', "'chief' index 0 is not in the cluster"),
+      ("index_out_of_range", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+       '"task": {"type": "worker", "index": 3}}', "index 3"))
+  def test_bad_tf_config(self, text, needle):
+    from aign_tf import errors  # pylint: disable=g-import-not-at-top
+    from aign_tf.train import distribute  # pylint: disable=g-import-not-at-top
+    with self.assertRaisesRegex(errors.ConfigError, re.escape(needle)):
+      distribute.check_tf_config(text)
+
+  def test_tpu_without_a_tpu_is_a_clear_error(self):
+    from aign_tf import errors  # pylint: disable=g-import-not-at-top
+    from aign_tf.train import distribute  # pylint: disable=g-import-not-at-top
+    if tf.config.list_logical_devices("TPU"):
+      self.skipTest("a TPU is attached")
+    with self.assertRaisesRegex(errors.ConfigError, "no TPU could be reached"):
+      distribute.make_strategy("tpu")
