@@ -1,10 +1,13 @@
 """pytest options: slow tests run only with --runslow (as .ci/run does)."""
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Generated data (e.g. sfm's ray-cast scenes) goes to a throw-away cache, never ~/.cache.
+os.environ.setdefault("AIGN_TF_CACHE", tempfile.mkdtemp(prefix="aign_tf_test_cache_"))
 
 
 def pytest_addoption(parser):

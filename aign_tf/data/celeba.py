@@ -171,7 +171,9 @@ def select(expression, attribute_names, values):
 
 def face_set(spec, resolution, seed):
   """Builds a `faces.FaceSet` from a spec `{"source": "celeba", "root": ..., "attributes":
-  expression or None, "partition": "train"|"val"|"test"|None, "count": n or None}`."""
+  expression or None, "partition": "train"|"val"|"test"|None, "count": n or None,
+  "on_bad_file": "raise"|"skip"}` (with "skip", missing or unreadable images are left out
+  and counted in a logged warning, see `faces.load_chosen`)."""
   from aign_tf.data import faces  # pylint: disable=g-import-not-at-top
   root = spec["root"]
   attr_path = _find(root, "list_attr_celeba.txt", ("Anno",))
@@ -197,12 +199,17 @@ def face_set(spec, resolution, seed):
   if not chosen_files:
     raise errors.DataError(f"{attr_path}: attribute expression {expression!r} (partition "
                            f"{partition}) selects no image")
-  chosen = faces.choose(spec.get("count"), len(chosen_files), spec.get("seed", seed),
-                        f"CelebA {expression!r}")
   image_dir = os.path.join(root, "img_align_celeba")
-  paths = [os.path.join(image_dir, chosen_files[i]) for i in chosen]
-  for path in paths[:1]:
-    if not os.path.isfile(path):
-      raise errors.DataError(f"{path}: listed in {attr_path} but missing")
-  return faces.FaceSet(faces.load_files(paths, resolution, ALIGNED_CROP),
-                       [os.path.abspath(p) for p in paths])
+  on_bad_file = spec.get("on_bad_file", "raise")
+  if on_bad_file == "raise":
+    chosen = faces.choose(spec.get("count"), len(chosen_files), spec.get("seed", seed),
+                          f"CelebA {expression!r}")
+    for i in chosen[:1]:
+      path = os.path.join(image_dir, chosen_files[i])
+      if not os.path.isfile(path):
+        raise errors.DataError(f"{path}: listed in {attr_path} but missing")
+  images, paths, skipped = faces.load_chosen(
+      [os.path.join(image_dir, f) for f in chosen_files], spec.get("count"),
+      spec.get("seed", seed), resolution, f"CelebA {image_dir} {expression!r}", ALIGNED_CROP,
+      on_bad_file)
+  return faces.FaceSet(images, [os.path.abspath(p) for p in paths], skipped=skipped)

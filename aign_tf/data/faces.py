@@ -3,7 +3,7 @@
 A face set is built from a *spec*, a small dict that gin can bind, e.g.
 
   {"source": "synthetic", "count": 2000, "identities": [0, 1, 2], "seed": 1}
-  {"source": "folder", "paths": ["/data/trainA"], "count": 500}
+  {"source": "folder", "paths": ["/data/trainA"], "count": 500, "on_bad_file": "skip"}
   {"source": "celeba", "root": "/data/celeba", "attributes": "Male and not Young"}
   {"source": "video", "paths": ["talk.mp4"], "start": 0, "stop": 2000, "every": 2}
   {"source": "samples", "name": "franck", "start": 0, "stop": 2000}
@@ -17,7 +17,10 @@ seed. Images are uint8 `[N, R, R, 3]`; the tasks scale them to [0, 1].
 Conversion of odd but valid files: greyscale, palette, CMYK and 16-bit images become 8-bit
 RGB, an alpha channel is composited over white, non-square images are centre-cropped, and
 any size down to half the target resolution is resized. Unreadable files, images smaller than
-that, and empty selections raise `errors.DataError` naming the file or spec.
+that, and empty selections raise `errors.DataError` naming the file or spec. The "folder" and
+"celeba" sources take `"on_bad_file": "skip"` to leave unusable files out instead
+(`bad_files`): the next file in the seeded order takes a skipped one's place, the skipped
+files are counted in a logged warning and listed in the manifest.
 """
 
 import dataclasses
@@ -31,6 +34,7 @@ from PIL import Image
 from PIL import UnidentifiedImageError
 
 from aign_tf import errors
+from aign_tf.data import bad_files
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                     ".ppm", ".pgm")
@@ -47,12 +51,14 @@ class FaceSet:
     landmarks: optional float `[N, 4, 2]` pixel (x, y) of `faces_synthetic.LANDMARKS`.
     labels: optional dict name -> `[N]` array (e.g. synthetic "identity").
     spec: the spec the set was built from.
+    skipped: why each file left out by `"on_bad_file": "skip"` was skipped (naming it).
   """
   images: np.ndarray
   names: List[str]
   landmarks: Optional[np.ndarray] = None
   labels: dict = dataclasses.field(default_factory=dict)
   spec: dict = dataclasses.field(default_factory=dict)
+  skipped: List[str] = dataclasses.field(default_factory=list)
 
   def __len__(self):
     return len(self.names)
@@ -65,7 +71,8 @@ class FaceSet:
     indices = np.asarray(indices, np.int64)
     return FaceSet(self.images[indices], [self.names[i] for i in indices],
                    None if self.landmarks is None else self.landmarks[indices],
-                   {k: np.asarray(v)[indices] for k, v in self.labels.items()}, self.spec)
+                   {k: np.asarray(v)[indices] for k, v in self.labels.items()}, self.spec,
+                   list(self.skipped))
 
 
 # Image files ------------------------------------------------------------------------------
@@ -132,7 +139,10 @@ def load_image(path, resolution, crop=None):
     with Image.open(path) as pil:
       pil.load()
       image = to_rgb8(pil, path)
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+  except errors.DataError:
+    raise
+  except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+          Image.DecompressionBombError) as e:
     raise errors.DataError(f"{path}: cannot read image ({e})") from e
   if crop is not None:
     top, left, height, width = crop
@@ -188,6 +198,56 @@ def load_files(files, resolution, crop=None):
   return images
 
 
+def load_chosen(files, count, seed, resolution, what, crop=None, on_bad_file="raise"):
+  """Loads `count` of `files` (all when None) picked by `choose`, skipping bad ones if asked.
+
+  With `on_bad_file="skip"` an unusable file (unreadable, corrupt, empty, not an image, too
+  small) is left out and the next file in the seeded order takes its place, so the files
+  chosen when none is bad are the same as with "raise".
+
+  Args:
+    files: candidate image paths.
+    count: how many images to load, or None for all.
+    seed: seed of the random choice.
+    resolution: output side R.
+    what: the folder or spec, for messages.
+    crop: as in `load_image`.
+    on_bad_file: "raise" or "skip" (`bad_files`).
+
+  Returns:
+    (uint8 `[N, R, R, 3]`, the N loaded paths in file order, skip reasons naming each file).
+
+  Raises:
+    errors.DataError: a bad file with "raise"; with "skip", no usable file, or fewer than
+      `count`.
+  """
+  bad_files.check_option(on_bad_file, what)
+  if on_bad_file == "raise":
+    chosen = [files[i] for i in choose(count, len(files), seed, what)]
+    return load_files(chosen, resolution, crop), chosen, []
+  choose(count, len(files), seed, what)  # Same checks of `count` as "raise".
+  order = np.random.default_rng(seed).permutation(len(files))
+  wanted = len(files) if count is None else count
+  loaded, skipped = {}, []
+  for index in order:
+    if len(loaded) == wanted:
+      break
+    try:
+      loaded[index] = load_image(files[index], resolution, crop)
+    except errors.DataError as e:
+      skipped.append((index, str(e)))
+  skipped = [reason for _, reason in sorted(skipped)]  # In file order.
+  if not loaded:
+    raise errors.DataError(f"{what}: no usable image among {len(files)} files "
+                           f"({len(skipped)} skipped; first: {skipped[0]})")
+  if count is not None and len(loaded) < count:
+    raise errors.DataError(f"{what}: asks for {count} images but only {len(loaded)} of "
+                           f"{len(files)} are usable ({len(skipped)} skipped)")
+  bad_files.log_skipped(what, skipped)
+  kept = sorted(loaded)
+  return np.stack([loaded[i] for i in kept]), [files[i] for i in kept], skipped
+
+
 # Sources ----------------------------------------------------------------------------------
 
 def _synthetic(spec, resolution, seed):
@@ -209,10 +269,10 @@ def _synthetic(spec, resolution, seed):
 
 def _folder(spec, resolution, seed):
   files = list_images(spec["paths"], spec.get("recursive", True))
-  chosen = choose(spec.get("count"), len(files), spec.get("seed", seed),
-                  f"folder spec {spec['paths']}")
-  files = [files[i] for i in chosen]
-  return FaceSet(load_files(files, resolution), [os.path.abspath(f) for f in files])
+  images, files, skipped = load_chosen(files, spec.get("count"), spec.get("seed", seed),
+                                       resolution, f"folder spec {spec['paths']}",
+                                       on_bad_file=spec.get("on_bad_file", "raise"))
+  return FaceSet(images, [os.path.abspath(f) for f in files], skipped=skipped)
 
 
 def _celeba(spec, resolution, seed):
@@ -235,7 +295,8 @@ def _union(spec, resolution, seed):
   with_landmarks = all(p.landmarks is not None for p in parts)
   return FaceSet(np.concatenate([p.images for p in parts]),
                  [name for p in parts for name in p.names],
-                 np.concatenate([p.landmarks for p in parts]) if with_landmarks else None)
+                 np.concatenate([p.landmarks for p in parts]) if with_landmarks else None,
+                 skipped=[reason for p in parts for reason in p.skipped])
 
 
 _BUILDERS = {"synthetic": _synthetic, "folder": _folder, "celeba": _celeba,
@@ -271,7 +332,8 @@ def build(spec, resolution, seed=0):
 def manifest(face_set, role=""):
   """A JSON-able description: spec, count, pixel digest and the name of every image."""
   return {"role": role, "spec": face_set.spec, "count": len(face_set),
-          "sha256_pixels": face_set.digest(), "images": list(face_set.names)}
+          "sha256_pixels": face_set.digest(), "images": list(face_set.names),
+          "skipped_files": list(face_set.skipped)}
 
 
 def write_manifest(path, face_set, role=""):

@@ -32,6 +32,7 @@ import gin
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.data import bad_files
 from aign_tf.data import pose_samples
 from aign_tf.data.mocap import asf_amc
 from aign_tf.data.mocap import bvh
@@ -50,7 +51,7 @@ _EMBEDDED_SEEDS = {"memory": 1, "train": 2, "eval": 3}
 @gin.configurable(module="data")
 def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10),
                embedded_frames=240, stride=2, exclude=(), files=None, bvh_units="cm",
-               up_axis="y"):
+               up_axis="y", on_bad_file="raise"):
   """The 3D clips of one split: dict name -> `[T, 17, 3]` metres, y up, reference size.
 
   Args:
@@ -65,6 +66,8 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
       `load_clip_files`).
     bvh_units: units of BVH files ("cm", "m", "mm", "inch").
     up_axis: up axis of BVH and ASF/AMC files ("y" or "z").
+    on_bad_file: for source "files", "raise" at the first unusable file or "skip" it
+      (counted in a logged warning; see `bad_files`).
 
   Raises:
     errors.ConfigError: unknown split or source, or "samples" without fetched samples.
@@ -74,12 +77,13 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
   if source not in SOURCES:
     raise errors.ConfigError(f"data.pose_clips.source must be one of {SOURCES}, got "
                              f"{source!r}")
+  bad_files.check_option(on_bad_file, "data.pose_clips")
   clips = None
   if source == "files":
     if not files or split not in files:
       raise errors.ConfigError(f"data.pose_clips.source='files' needs data.pose_clips.files "
                                f"with a list for split {split!r}, got {files!r}")
-    clips = load_clip_files(files[split], bvh_units, up_axis)
+    clips = load_clip_files(files[split], bvh_units, up_axis, on_bad_file)
   elif source in ("auto", "samples"):
     clips = pose_samples.load(cache_dir)
     if clips is None and source == "samples":
@@ -105,18 +109,22 @@ def pose_clips(split, source="auto", cache_dir=None, embedded_clips=(40, 20, 10)
   return out
 
 
-def load_clip_files(patterns, bvh_units="cm", up_axis="y"):
+def load_clip_files(patterns, bvh_units="cm", up_axis="y", on_bad_file="raise"):
   """Reads the user's mocap files: dict clip name -> `[T, 17, 3]` (metres, y up).
 
   By extension: `.bvh` (joint names detected, `bvh_units`, `up_axis`); `.amc` with the
   skeleton `<subject>.asf` beside it (CMU naming `<subject>_<trial>.amc`) or the only .asf in
   its folder; `.npz` VideoPose3D `data_3d_h36m.npz` (one clip per subject/action; append
-  `:S1,S5` to pick subjects); `.txt` DeepMimic motions.
+  `:S1,S5` to pick subjects); `.txt` DeepMimic motions. With `on_bad_file="skip"`, a file
+  that cannot be used (malformed, non-finite values, unknown extension) is left out and
+  counted in one logged warning.
 
   Raises:
-    errors.DataError: a pattern matches nothing, or an unknown extension (named).
+    errors.DataError: a pattern matches nothing; with "raise", a bad file or an unknown
+      extension (named); with "skip", no usable file at all.
   """
-  clips = {}
+  bad_files.check_option(on_bad_file, "data.pose_clips")
+  clips, skipped, count = {}, [], 0
   for pattern in patterns:
     subjects = ""
     if ".npz:" in pattern:
@@ -125,30 +133,44 @@ def load_clip_files(patterns, bvh_units="cm", up_axis="y"):
     if not paths:
       raise errors.DataError(f"data.pose_clips.files: {pattern!r} matches no file")
     for path in paths:
-      stem, extension = os.path.splitext(os.path.basename(path))
-      extension = extension.lower()
-      if extension == ".bvh":
-        clips[stem] = bvh.load_bvh_poses(path, bvh_units, up_axis)
-      elif extension == ".amc":
-        folder = os.path.dirname(path)
-        asf = os.path.join(folder, stem.split("_")[0] + ".asf")
-        if not os.path.isfile(asf):
-          candidates = glob.glob(os.path.join(folder, "*.asf"))
-          if len(candidates) != 1:
-            raise errors.DataError(f"{path}: no matching .asf skeleton ({asf} or a single "
-                                   f".asf in {folder})")
-          asf = candidates[0]
-        clips[stem] = asf_amc.load_asf_amc(asf, path, up_axis=up_axis)
-      elif extension == ".npz":
-        chosen = subjects.split(",") if subjects else None
-        for name, poses in h36m.load_h36m_3d(path, chosen).items():
-          clips[f"{stem}/{name}"] = poses
-      elif extension == ".txt":
-        clips[stem] = deepmimic.load_deepmimic(path)
-      else:
-        raise errors.DataError(f"{path}: unknown mocap extension {extension!r} (.bvh, .amc, "
-                               ".npz, .txt)")
+      count += 1
+      try:
+        clips.update(_load_clip_file(path, subjects, bvh_units, up_axis))
+      except errors.DataError as e:
+        if on_bad_file == "raise":
+          raise
+        skipped.append(str(e))
+  if skipped and not clips:
+    raise errors.DataError(f"data.pose_clips.files: no usable clip in the {count} files "
+                           f"matched by {list(patterns)} ({len(skipped)} skipped; first: "
+                           f"{skipped[0]})")
+  bad_files.log_skipped(f"data.pose_clips.files {list(patterns)}", skipped)
   return clips
+
+
+def _load_clip_file(path, subjects, bvh_units, up_axis):
+  """The clips of one mocap file (see `load_clip_files`): dict name -> `[T, 17, 3]`."""
+  stem, extension = os.path.splitext(os.path.basename(path))
+  extension = extension.lower()
+  if extension == ".bvh":
+    return {stem: bvh.load_bvh_poses(path, bvh_units, up_axis)}
+  if extension == ".amc":
+    folder = os.path.dirname(path)
+    asf = os.path.join(folder, stem.split("_")[0] + ".asf")
+    if not os.path.isfile(asf):
+      candidates = glob.glob(os.path.join(folder, "*.asf"))
+      if len(candidates) != 1:
+        raise errors.DataError(f"{path}: no matching .asf skeleton ({asf} or a single "
+                               f".asf in {folder})")
+      asf = candidates[0]
+    return {stem: asf_amc.load_asf_amc(asf, path, up_axis=up_axis)}
+  if extension == ".npz":
+    chosen = subjects.split(",") if subjects else None
+    return {f"{stem}/{name}": poses for name, poses in h36m.load_h36m_3d(path, chosen).items()}
+  if extension == ".txt":
+    return {stem: deepmimic.load_deepmimic(path)}
+  raise errors.DataError(f"{path}: unknown mocap extension {extension!r} (.bvh, .amc, "
+                         ".npz, .txt)")
 
 
 @gin.configurable(module="data")

@@ -4,8 +4,9 @@ Embedded default (no download): a camera moving down a corridor made of textured
 (floor, ceiling, two walls, an end wall) with boxes standing on the floor, ray-cast
 analytically in NumPy. Each example is a pair of frames (target t, source s = the frame the
 camera saw a moment before), the exact target depth and the exact egomotion. Everything is
-deterministic from a seed. Textures are procedural value noise by default; with
-`texture="photos"` and scikit-image installed, crops of its bundled photographs are used.
+deterministic from a seed. Textures are crops of real photographs bundled with scikit-image
+(`texture="photos"`, the default), split into disjoint training and test sets of photos so
+test scenes never show a texture seen in training; `texture="procedural"` uses value noise.
 
 Conventions (shared with `aign_tf.renderers.view_synthesis`): camera x right, y down, z
 forward; depth is z (scene units, metres-like: the camera is ~1.5 units above the floor);
@@ -24,18 +25,21 @@ Real formats (tested on tiny files the tests write):
   odometry (12 values per line, the top 3x4 of a camera-to-world matrix).
 """
 
+import functools
 import glob
 import math
 import os
+import time
 
+from absl import logging
 import numpy as np
 
 from aign_tf import errors
 
-# Default resolution: KITTI's aspect ratio (~3.3:1) at a size where the 2-core CPU trains
-# a few steps per second (48 x 160 is 1/7.4 of the usual 128 x 416).
-HEIGHT = 48
-WIDTH = 160
+# Default resolution: KITTI's aspect ratio (~3:1) at a size where the 2-core CPU trains
+# several steps per second (64 x 192 is 1/4.3 of the usual 128 x 416).
+HEIGHT = 64
+WIDTH = 192
 
 
 # Rotations (NumPy, same convention as tensorflow_graphics.rotation_matrix_3d.from_euler) ----
@@ -92,8 +96,8 @@ def default_intrinsics(height, width):
 
 # Procedural textures ---------------------------------------------------------------------
 
-_TEXTURE_SIZE = 64
-_TEXEL = 0.2  # scene units per texel
+_TEXTURE_SIZE = 128
+_TEXEL = 0.1  # scene units per texel: a texture repeats every 12.8 units
 
 
 def _smooth_noise(rng, size, cells):
@@ -126,36 +130,55 @@ def procedural_texture(rng, size=_TEXTURE_SIZE):
   return np.clip(texture, 0.0, 1.0)
 
 
-def _photo_textures():
-  """Grey and colour photos from scikit-image (if installed), `[N]` of float `[h, w, 3]`."""
+# scikit-image's bundled photographs (no download), split so that test scenes use photos
+# that never appear in training scenes.
+PHOTO_SPLITS = {
+    "train": ("astronaut", "brick", "camera", "coffee", "grass", "rocket", "coins",
+              "hubble_deep_field", "immunohistochemistry", "page"),
+    "test": ("chelsea", "gravel", "clock", "moon", "cell"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def photo_textures(split="train"):
+  """The photographs of a split, a tuple of float `[h, w, 3]` arrays in [0, 1] (read once
+  per process).
+
+  Raises:
+    errors.ConfigError: unknown split, or scikit-image is not installed.
+  """
+  if split not in PHOTO_SPLITS:
+    raise errors.ConfigError(f"photo split must be one of {sorted(PHOTO_SPLITS)}, got "
+                             f"{split!r}")
   try:
     from skimage import data as skdata  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
+  except ImportError as e:
+    raise errors.ConfigError(
+        "texture='photos' needs scikit-image (pip install scikit-image), or set "
+        "SfmTask.texture = 'procedural'") from e
   photos = []
-  for name in ("astronaut", "coffee", "chelsea", "brick", "grass", "gravel", "rocket"):
-    loader = getattr(skdata, name, None)
-    if loader is None:
-      continue
-    try:
-      image = np.asarray(loader(), np.float64)
-    except Exception:  # pylint: disable=broad-except
-      continue
+  for name in PHOTO_SPLITS[split]:
+    image = np.asarray(getattr(skdata, name)(), np.float64)
     if image.max() > 1.0:
       image = image / 255.0
     if image.ndim == 2:
       image = np.stack([image] * 3, axis=-1)
     photos.append(image[..., :3])
-  return photos or None
+  return tuple(photos)
 
 
 def photo_texture(rng, photos, size=_TEXTURE_SIZE):
-  """A random `size` x `size` crop of a random photo (strided so it covers more content)."""
+  """A random `size` x `size` crop of a random photo (strided so it covers more content),
+  grey photos tinted with a random colour."""
   photo = photos[rng.integers(len(photos))]
   stride = max(1, min(photo.shape[0], photo.shape[1]) // (2 * size))
   y = rng.integers(0, photo.shape[0] - size * stride + 1)
   x = rng.integers(0, photo.shape[1] - size * stride + 1)
-  return photo[y:y + size * stride:stride, x:x + size * stride:stride]
+  crop = photo[y:y + size * stride:stride, x:x + size * stride:stride]
+  tint = rng.uniform(0.5, 1.0, size=3)  # Drawn always: the random stream stays aligned.
+  if np.allclose(crop[..., 0], crop[..., 1]) and np.allclose(crop[..., 1], crop[..., 2]):
+    crop = crop * tint
+  return crop
 
 
 def _lookup(texture, u, v):
@@ -180,12 +203,12 @@ class Scene:
   boxes: the slab method).
   """
 
-  def __init__(self, rng, texture="procedural", photos=None):
+  def __init__(self, rng, texture="photos", photos=None):
     self.floor_y = rng.uniform(1.2, 1.8)        # y is down: the floor is below the camera.
     self.ceiling_y = -rng.uniform(1.5, 3.5)
     self.left_x = -rng.uniform(2.5, 5.0)
     self.right_x = rng.uniform(2.5, 5.0)
-    self.end_z = rng.uniform(18.0, 40.0)
+    self.end_z = rng.uniform(15.0, 30.0)
     boxes = []
     for _ in range(rng.integers(3, 8)):
       side = rng.choice([-1.0, 1.0])
@@ -200,6 +223,9 @@ class Scene:
                     np.array([x_hi, self.floor_y, z_lo + rng.uniform(0.5, 3.0)])))
     self.boxes = boxes
     # One texture per surface: 5 planes, then one per box.
+    if texture is None:  # Depth only: no textures needed.
+      self.textures = None
+      return
     if texture == "photos" and photos:
       make = lambda: photo_texture(rng, photos)
     else:
@@ -313,15 +339,85 @@ def sample_poses(rng, scene):
   return target, _pose(source_position, source_angles)
 
 
-def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="procedural"):
+def _log_progress(what, done, total, start):
+  """One log line per ~10% of a long generation, with the rate."""
+  if total >= 20 and (done == total or done % max(1, total // 10) == 0):
+    seconds = time.time() - start
+    logging.info("%s: %d/%d (%.1f/s, %.0f s left)", what, done, total, done / seconds,
+                 (total - done) * seconds / done)
+
+
+def _render_pair(seed, index, height, width, texture, split):
+  """Example `index` of a pair set: a function of (seed, index) only, so the examples can be
+  made in any order and by any process."""
+  rng = np.random.default_rng([seed, index])
+  photos = photo_textures(split) if texture == "photos" else None
+  intrinsics = default_intrinsics(height, width)
+  scene = Scene(rng, texture, photos)
+  target_pose, source_pose = sample_poses(rng, scene)
+  target, depth = render_view(scene, target_pose, height, width, intrinsics)
+  source, _ = render_view(scene, source_pose, height, width, intrinsics)
+  return (np.round(target * 255).astype(np.uint8), np.round(source * 255).astype(np.uint8),
+          depth[..., None].astype(np.float32), relative_egomotion(target_pose, source_pose))
+
+
+def _render_memory(seed, index, height, width):
+  rng = np.random.default_rng([seed, index])
+  scene = Scene(rng, texture=None)
+  target_pose, _ = sample_poses(rng, scene)
+  depth = render_view(scene, target_pose, height, width, default_intrinsics(height, width),
+                      shade=False)[1]
+  return (depth[..., None].astype(np.float32),)
+
+
+def _worker_count(num_examples):
+  """Processes for ray-casting: the CPUs this process may use, 1 for small jobs."""
+  try:
+    cpus = len(os.sched_getaffinity(0))
+  except AttributeError:
+    cpus = os.cpu_count() or 1
+  return max(1, min(cpus, num_examples // 50))
+
+
+def _render_all(what, fn, num_examples, args, workers=None):
+  """[fn(*args[:1], i, *args[1:]) for i in range(num_examples)], in worker processes when
+  it pays off, with progress lines; returns a list of tuples of arrays."""
+  seed, rest = args[0], args[1:]
+  workers = _worker_count(num_examples) if workers is None else workers
+  start = time.time()
+  results = []
+  if workers <= 1:
+    for i in range(num_examples):
+      results.append(fn(seed, i, *rest))
+      _log_progress(what, i + 1, num_examples, start)
+    return results
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+  import multiprocessing  # pylint: disable=g-import-not-at-top
+  # "spawn": the workers import only NumPy code (forking a process that runs TensorFlow's
+  # threads is not safe).
+  context = multiprocessing.get_context("spawn")
+  with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    chunk = max(1, min(25, num_examples // (4 * workers)))
+    for i, result in enumerate(pool.map(fn, [seed] * num_examples, range(num_examples),
+                                        *[[r] * num_examples for r in rest],
+                                        chunksize=chunk)):
+      results.append(result)
+      _log_progress(what, i + 1, num_examples, start)
+  return results
+
+
+def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="photos",
+                   split="train", workers=None):
   """Procedural frame pairs with exact target depth and egomotion.
 
   Args:
     num_examples: number of pairs (one scene each).
     height, width: image size in pixels.
-    seed: everything is a deterministic function of it.
-    texture: "procedural" or "photos" (scikit-image's photos when installed, else
-      procedural).
+    seed: everything is a deterministic function of it (example i of (seed, i) alone, so
+      the result does not depend on `workers`).
+    texture: "photos" (scikit-image's photographs of `split`) or "procedural".
+    split: "train" or "test": which photos the textures come from (disjoint sets).
+    workers: processes that ray-cast (default: one per available CPU for large sets).
 
   Returns:
     dict of NumPy arrays: "target_frame" and "source_frame" `[N, H, W, 3]` uint8, "depth"
@@ -330,37 +426,27 @@ def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="pr
   """
   if texture not in ("procedural", "photos"):
     raise errors.ConfigError(f"texture must be 'procedural' or 'photos', got {texture!r}")
-  photos = _photo_textures() if texture == "photos" else None
-  rng = np.random.default_rng(seed)
-  intrinsics = default_intrinsics(height, width)
-  out = {"target_frame": np.zeros((num_examples, height, width, 3), np.uint8),
-         "source_frame": np.zeros((num_examples, height, width, 3), np.uint8),
-         "depth": np.zeros((num_examples, height, width, 1), np.float32),
-         "egomotion": np.zeros((num_examples, 6), np.float32),
-         "intrinsics": np.tile(intrinsics[None], (num_examples, 1))}
-  for i in range(num_examples):
-    scene = Scene(rng, texture, photos)
-    target_pose, source_pose = sample_poses(rng, scene)
-    target, depth = render_view(scene, target_pose, height, width, intrinsics)
-    source, _ = render_view(scene, source_pose, height, width, intrinsics)
-    out["target_frame"][i] = np.round(target * 255).astype(np.uint8)
-    out["source_frame"][i] = np.round(source * 255).astype(np.uint8)
-    out["depth"][i, ..., 0] = depth
-    out["egomotion"][i] = relative_egomotion(target_pose, source_pose)
+  if texture == "photos":
+    photo_textures(split)  # Fails early (and clearly) without scikit-image.
+  results = _render_all(f"ray-casting {split} pairs", _render_pair, num_examples,
+                        (seed, height, width, texture, split), workers)
+  names = ("target_frame", "source_frame", "depth", "egomotion")
+  out = {name: np.stack([r[k] for r in results]) if results else
+         np.zeros((0,) + shape, dtype)
+         for k, (name, shape, dtype) in enumerate(zip(
+             names, [(height, width, 3), (height, width, 3), (height, width, 1), (6,)],
+             [np.uint8, np.uint8, np.float32, np.float32]))}
+  out["intrinsics"] = np.tile(default_intrinsics(height, width)[None], (num_examples, 1))
   return out
 
 
-def generate_depth_memory(num_examples, height=HEIGHT, width=WIDTH, seed=1):
+def generate_depth_memory(num_examples, height=HEIGHT, width=WIDTH, seed=1, workers=None):
   """Depth maps `[N, H, W, 1]` of procedural scenes (no shading: cheap)."""
-  rng = np.random.default_rng(seed)
-  intrinsics = default_intrinsics(height, width)
-  depths = np.zeros((num_examples, height, width, 1), np.float32)
-  for i in range(num_examples):
-    scene = Scene(rng)
-    target_pose, _ = sample_poses(rng, scene)
-    depths[i, ..., 0] = render_view(scene, target_pose, height, width, intrinsics,
-                                    shade=False)[1]
-  return depths
+  results = _render_all("ray-casting memory depth maps", _render_memory, num_examples,
+                        (seed, height, width), workers)
+  if not results:
+    return np.zeros((0, height, width, 1), np.float32)
+  return np.stack([r[0] for r in results])
 
 
 # Real formats ----------------------------------------------------------------------------
@@ -379,6 +465,12 @@ def _resize(image, height, width):
   if image.shape[:2] == (height, width):
     return image
   return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+# For the other real-format modules (`aign_tf.data.kitti`, `aign_tf.data.frames`): an image
+# file -> uint8 `[H, W, 3]` RGB (DataError naming the file), and bilinear resizing.
+read_image = _read_image
+resize_image = _resize
 
 
 def scale_intrinsics(intrinsics, from_size, to_size):
@@ -422,11 +514,14 @@ def read_kitti_calibration(path, camera="02"):
   return np.array([p[0, 0], p[1, 1], p[0, 2], p[1, 2]], np.float32), size
 
 
-def load_kitti_raw(root, height=HEIGHT, width=WIDTH, camera="02", max_frames=None):
+def load_kitti_raw(root, height=HEIGHT, width=WIDTH, camera="02", max_frames=None,
+                   exclude_drives=()):
   """Consecutive-frame pairs from KITTI raw drives under `root`.
 
   Each drive's frames i (target) and i - 1 (source) make a pair; intrinsics come from the
-  date folder's `calib_cam_to_cam.txt` and are scaled to (height, width).
+  date folder's `calib_cam_to_cam.txt` and are scaled to (height, width). Drives whose folder
+  name is in `exclude_drives` (e.g. `kitti.eigen_test_drives(...)`, so that training never
+  sees a test drive) are skipped.
 
   Returns:
     dict as `generate_pairs` without "depth" and "egomotion", plus "drive" `[N]` names.
@@ -438,6 +533,11 @@ def load_kitti_raw(root, height=HEIGHT, width=WIDTH, camera="02", max_frames=Non
   if not drives:
     raise errors.DataError(f"{root}: no KITTI raw drives (<date>/<drive>_sync/"
                            f"image_{camera}/data/*.png)")
+  excluded = set(exclude_drives)
+  drives = [d for d in drives
+            if os.path.basename(os.path.dirname(os.path.dirname(d))) not in excluded]
+  if not drives:
+    raise errors.DataError(f"{root}: every KITTI raw drive is excluded (test drives)")
   out = {"target_frame": [], "source_frame": [], "intrinsics": [], "drive": []}
   for data_dir in drives:
     drive_dir = os.path.dirname(os.path.dirname(data_dir))

@@ -5,9 +5,12 @@ Generator: frames `[B, H, W, 2C]` (target and source concatenated on channels, f
 [0, 1]) -> {"depth": `[B, H, W, 1]` > 0, "egomotion": `[B, 6]`}. A small U-Net predicts
 disparity through a sigmoid, d = d_min + (d_max - d_min) sigmoid(x), and depth = 1 / d, so
 depth stays in [1 / d_max, 1 / d_min] (after Zhou et al. 2017). The egomotion head pools the
-bottleneck and regresses 6 numbers multiplied by `pose_scale` (small steps at
-initialisation, so early warps stay close to the identity). H and W must be divisible by
-2^num_levels.
+bottleneck and regresses 6 numbers: the rotation multiplied by `pose_scale` (small
+rotations at initialisation, so early warps stay close to the identity), the translation by
+`translation_scale` (default `pose_scale`). The translation scale matters more than it seems:
+view synthesis only constrains depth / |t|, and depth is bounded to [min_depth, max_depth],
+so a translation that starts too small pins the depth at min_depth, where the warp no longer
+depends on it. H and W must be divisible by 2^num_levels.
 
 Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, then a dense
 layer on the flattened features, so the input size is fixed at the first call). It first maps depth to
@@ -32,7 +35,8 @@ class DepthEgomotionNet(keras.Model):
   """Target + source frames -> target depth and target-to-source egomotion."""
 
   def __init__(self, base_filters=16, num_levels=4, min_depth=0.5, max_depth=100.0,
-               pose_scale=0.01, name="depth_egomotion_net", **kwargs):
+               pose_scale=0.01, translation_scale=None, separate_pose_net=False,
+               name="depth_egomotion_net", **kwargs):
     super().__init__(name=name, **kwargs)
     if not 0 < min_depth < max_depth:
       raise ValueError(f"DepthEgomotionNet needs 0 < min_depth < max_depth, got "
@@ -41,6 +45,8 @@ class DepthEgomotionNet(keras.Model):
     self.min_disparity = 1.0 / float(max_depth)
     self.max_disparity = 1.0 / float(min_depth)
     self.pose_scale = float(pose_scale)
+    self.translation_scale = float(pose_scale if translation_scale is None
+                                   else translation_scale)
     filters = [base_filters * 2 ** i for i in range(self.num_levels)]
     self.stem = _conv(base_filters, 5)
     self.down = [(_conv(f, 3, 2), _conv(f)) for f in filters]
@@ -48,7 +54,14 @@ class DepthEgomotionNet(keras.Model):
     self.up_last = (_conv(base_filters), _conv(base_filters))
     self.upsample = keras.layers.UpSampling2D(2, interpolation="bilinear")
     self.disparity = _conv(1, 3, activation=None)
-    self.pose_convs = [_conv(filters[-1], 3, 1), _conv(filters[-1], 3, 1)]
+    self.separate_pose_net = bool(separate_pose_net)
+    if self.separate_pose_net:
+      # Its own strided encoder on the frame pair (as SfMLearner's pose network): motion
+      # features need not compete with depth features for the shared encoder.
+      self.pose_convs = [_conv(min(base_filters * 2 ** i, 128), 3, 2)
+                         for i in range(self.num_levels + 1)]
+    else:
+      self.pose_convs = [_conv(filters[-1], 3, 1), _conv(filters[-1], 3, 1)]
     self.pose = keras.layers.Dense(6)
 
   def call(self, frames, training=False):
@@ -70,10 +83,12 @@ class DepthEgomotionNet(keras.Model):
     disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
         self.disparity(x))
     depth = 1.0 / disparity
-    y = bottleneck
+    y = frames if self.separate_pose_net else bottleneck
     for conv in self.pose_convs:
       y = conv(y)
-    egomotion = self.pose_scale * self.pose(tf.reduce_mean(y, axis=[1, 2]))
+    egomotion = self.pose(tf.reduce_mean(y, axis=[1, 2]))
+    egomotion = tf.concat([self.translation_scale * egomotion[:, :3],
+                           self.pose_scale * egomotion[:, 3:]], axis=-1)
     return {"depth": depth, "egomotion": egomotion}
 
 

@@ -58,3 +58,47 @@ def masked_l2_loss(target, prediction, weights):
 def masked_l1_loss(target, prediction, weights):
   """L1 on the elements where `weights` > 0 only (weights are required)."""
   return l1_loss(target, prediction, weights)
+
+
+def ssim_dissimilarity(x, y, c1=0.01 ** 2, c2=0.03 ** 2):
+  """Per-pixel (1 - SSIM) / 2 in [0, 1] over 3x3 windows, `[B, H, W, C]`.
+
+  SSIM = (2 mu_x mu_y + c1)(2 s_xy + c2) / ((mu_x^2 + mu_y^2 + c1)(s_x^2 + s_y^2 + c2)) with
+  means and (co)variances over each pixel's 3x3 neighbourhood (reflect-padded borders), for
+  images in [0, 1] (Wang et al. 2004; the windowed form used for view synthesis by Godard et
+  al. 2017). `tf.image.ssim` returns one number per image; the loss needs it per pixel so
+  that invalid pixels can be masked out.
+  """
+  pad = lambda t: tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+  pool = lambda t: tf.nn.avg_pool2d(pad(t), 3, 1, "VALID")
+  mu_x, mu_y = pool(x), pool(y)
+  var_x = pool(x * x) - mu_x * mu_x
+  var_y = pool(y * y) - mu_y * mu_y
+  cov = pool(x * y) - mu_x * mu_y
+  ssim = ((2 * mu_x * mu_y + c1) * (2 * cov + c2) /
+          ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)))
+  return tf.clip_by_value((1.0 - ssim) / 2.0, 0.0, 1.0)
+
+
+@gin.configurable(module="objectives")
+def photometric_loss(target, prediction, weights=None, ssim_weight=0.85):
+  """a (1 - SSIM) / 2 + (1 - a) |target - prediction| per pixel (a = `ssim_weight`), both
+  averaged over channels, then the (weighted) mean per example, `[B]`.
+
+  For images `[B, H, W, C]` in [0, 1]; the usual photometric error of self-supervised depth
+  (Godard et al. 2017): SSIM tolerates brightness differences and scores local structure,
+  L1 keeps the colours right. `weights` `[B, H, W, 1]` (e.g. view-synthesis validity).
+  """
+  target = tf.convert_to_tensor(target)
+  prediction = tf.cast(tf.convert_to_tensor(prediction), target.dtype)
+  _check_shapes(target, prediction)
+  if target.shape.rank != 4:
+    raise ValueError(f"photometric_loss needs images [B, H, W, C], got {target.shape}")
+  l1 = tf.reduce_mean(tf.abs(prediction - target), axis=-1, keepdims=True)
+  if ssim_weight:
+    dissimilarity = tf.reduce_mean(ssim_dissimilarity(target, prediction), axis=-1,
+                                   keepdims=True)
+    error = ssim_weight * dissimilarity + (1.0 - ssim_weight) * l1
+  else:
+    error = l1
+  return _reduce(error, weights)

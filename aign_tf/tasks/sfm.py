@@ -32,14 +32,20 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf.data import keys
+from aign_tf.data import frames as frames_data
+from aign_tf.data import kitti
 from aign_tf.data import pipeline
+from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
 from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import base
+from aign_tf.train import files
 from aign_tf.train import summaries
 
 EGOMOTION = "egomotion"
-_SOURCES = ("procedural", "kitti_raw", "sfmlearner")
+# Bumped whenever the procedural generator changes, so stale cache files are not used.
+_VERSION = "v2"
+_SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
 
 
 @gin.configurable(module="objectives")
@@ -138,7 +144,17 @@ class SfmTask(base.Task):
     "kitti_raw": `data_dir` holds KITTI raw date folders; evaluation uses the last
       `eval_fraction` of the pairs; `poses_file` (TUM or KITTI 3x4, one pose per frame of a
       single drive) adds true egomotion.
+    "kitti_eigen": `data_dir` holds KITTI raw date folders with velodyne scans; evaluation
+      is the Eigen test split (`eigen_list`, default `<data_dir>/test_files_eigen.txt`) with
+      sparse velodyne depth (0 = unknown, ignored by the metrics; Garg crop, < 80 m);
+      training uses every drive not in that list (`aign_tf.data.kitti`).
     "sfmlearner": `data_dir` is an SfMLearner dump (train.txt / val.txt).
+    "frames": `data_dir` is a folder of images or a video file (`aign_tf.data.frames`);
+      consecutive frames (every `frame_step`-th) make pairs, the last `eval_fraction` of
+      them evaluate (no depth or egomotion). Calibration: `intrinsics` (f_x, f_y, c_x, c_y in
+      pixels of the original frames, or a file of them or of K) or `fov_degrees` (horizontal
+      field of view; square pixels, centred principal point); `crop="center"` crops frames
+      to the height / width aspect ratio before resizing.
   The memory is procedural depth maps unless `memory_file` (a .npy of `[N, H, W]` or
   `[N, H, W, 1]` depth maps, resized by nearest neighbour) is given.
   """
@@ -147,8 +163,9 @@ class SfmTask(base.Task):
 
   def __init__(self, source="procedural", data_dir=None, height=sfm_data.HEIGHT,
                width=sfm_data.WIDTH, num_train=1000, num_memory=1000, num_eval=64,
-               texture="procedural", paired_fraction=0.0, memory_file=None, poses_file=None,
-               eval_fraction=0.1, num_images=4):
+               texture="photos", paired_fraction=0.0, memory_file=None, poses_file=None,
+               eval_fraction=0.1, num_images=4, cache_dir="", eigen_list=None,
+               intrinsics=None, fov_degrees=None, crop=None, frame_step=1):
     if source not in _SOURCES:
       raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
     if source != "procedural" and not data_dir:
@@ -169,13 +186,36 @@ class SfmTask(base.Task):
     self.poses_file = poses_file
     self.eval_fraction = eval_fraction
     self.num_images = num_images
+    if source == "frames":
+      if (intrinsics is None) == (fov_degrees is None):
+        raise errors.ConfigError("SfmTask.source='frames' needs exactly one of "
+                                 "SfmTask.intrinsics and SfmTask.fov_degrees")
+      if intrinsics is not None and not isinstance(intrinsics, (str, os.PathLike)):
+        intrinsics = tuple(frames_data.check_intrinsics(intrinsics, "SfmTask.intrinsics"))
+      if fov_degrees is not None:
+        frames_data.fov_intrinsics(1, 1, fov_degrees)  # Raises on a bad field of view.
+      if crop not in frames_data.CROPS:
+        raise errors.ConfigError(f"SfmTask.crop must be one of {frames_data.CROPS}, got "
+                                 f"{crop!r}")
+    self.eigen_list = eigen_list or (os.path.join(data_dir, "test_files_eigen.txt")
+                                     if source == "kitti_eigen" else None)
+    self.intrinsics, self.fov_degrees, self.crop = intrinsics, fov_degrees, crop
+    self.frame_step = frame_step
+    self.cache_dir = (os.path.join(samples.default_cache_dir(), "sfm", "procedural")
+                      if cache_dir == "" else cache_dir)
     self._cache = {}
 
   # Data -----------------------------------------------------------------------------------
 
-  def _cached(self, key, fn):
+  def _cached(self, key, fn, disk_name=None):
+    """`fn()` computed once per task object and, with `disk_name`, once per machine: kept
+    as `<cache_dir>/<disk_name>.npz` (written atomically; `cache_dir=None` disables it)."""
     if key not in self._cache:
-      self._cache[key] = fn()
+      if disk_name and self.cache_dir:
+        self._cache[key] = files.cached_arrays(
+            os.path.join(self.cache_dir, f"{disk_name}.npz"), fn)
+      else:
+        self._cache[key] = fn()
     return self._cache[key]
 
   def _real_pairs(self, split):
@@ -183,7 +223,12 @@ class SfmTask(base.Task):
     if self.source == "sfmlearner":
       return sfm_data.load_sfmlearner(self.data_dir, "train" if split == "train" else "val",
                                       self.height, self.width)
-    pairs = self._cached("kitti", lambda: self._kitti_pairs())
+    if self.source == "kitti_eigen":  # Train on the other drives, evaluate on the list.
+      if split == "train":
+        return self._cached("kitti", self._kitti_pairs)
+      return self._cached("eigen", self._eigen_pairs)
+    pairs = (self._cached("frames", self._frame_pairs) if self.source == "frames" else
+             self._cached("kitti", self._kitti_pairs))
     count = len(pairs["target_frame"])
     num_eval = max(1, int(round(self.eval_fraction * count)))
     if count < 2:
@@ -193,7 +238,10 @@ class SfmTask(base.Task):
     return {k: v[part] for k, v in pairs.items()}
 
   def _kitti_pairs(self):
-    pairs = sfm_data.load_kitti_raw(self.data_dir, self.height, self.width)
+    exclude = (kitti.eigen_test_drives(self.eigen_list) if self.source == "kitti_eigen"
+               else ())
+    pairs = sfm_data.load_kitti_raw(self.data_dir, self.height, self.width,
+                                    exclude_drives=exclude)
     if self.poses_file:
       drives = sorted(set(pairs["drive"]))
       if len(drives) != 1:
@@ -207,23 +255,41 @@ class SfmTask(base.Task):
     del pairs["drive"]
     return pairs
 
+  def _eigen_pairs(self):
+    """Eigen test frames with sparse velodyne depth as "depth" (0 where unknown)."""
+    pairs = kitti.load_eigen_test(self.data_dir, self.eigen_list, self.height, self.width)
+    del pairs["drive"], pairs["frame"]
+    return pairs
+
+  def _frame_pairs(self):
+    pairs = frames_data.load_frames(
+        self.data_dir, height=self.height, width=self.width, intrinsics=self.intrinsics,
+        fov_degrees=self.fov_degrees, crop=self.crop, step=self.frame_step)
+    del pairs["name"]
+    return pairs
+
   def _pairs(self, split, seed=0):
     if self.source != "procedural":
       return self._real_pairs(split)
+    size = f"{self.height}x{self.width}"
     if split == "train":
       return self._cached(("train", seed), lambda: sfm_data.generate_pairs(
-          self.num_train, self.height, self.width, seed=seed, texture=self.texture))
-    # Evaluation scenes come from their own seed, disjoint from training and memory.
+          self.num_train, self.height, self.width, seed=seed, texture=self.texture,
+          split="train"), f"{_VERSION}_train_{self.texture}_{size}_{self.num_train}_{seed}")
+    # Evaluation scenes come from their own seed and the test photos: disjoint from
+    # training and memory scenes, and no training texture appears in them.
     return self._cached(("eval",), lambda: sfm_data.generate_pairs(
-        self.num_eval, self.height, self.width, seed=10_000, texture=self.texture))
+        self.num_eval, self.height, self.width, seed=10_000, texture=self.texture,
+        split="test"), f"{_VERSION}_test_{self.texture}_{size}_{self.num_eval}")
 
   def _memory(self, seed):
     if self.memory_file:
       return self._cached("memory_file", lambda: load_depth_memory(
           self.memory_file, self.height, self.width))
     # Other scenes than the training inputs (another random stream).
-    return self._cached(("memory", seed), lambda: sfm_data.generate_depth_memory(
-        self.num_memory, self.height, self.width, seed=seed + 5_000))
+    return self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
+        self.num_memory, self.height, self.width, seed=seed + 5_000)},
+        f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}")["depth"]
 
   @staticmethod
   def _examples(pairs, mask=None):

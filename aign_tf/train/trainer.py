@@ -12,6 +12,7 @@ checkpoint and return.
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import signal
@@ -33,6 +34,8 @@ from aign_tf.train import summaries
 
 OPERATIVE_CONFIG = "operative_config.gin"
 CHECKPOINT_DIR = "checkpoints"
+# JSON lines {"step", "train_seconds", "examples", <metrics>} appended by each evaluation.
+EVAL_HISTORY = "eval_history.jsonl"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -329,6 +332,12 @@ def train(model_dir,
                  "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
     if chief:
       summaries.write_scalars(writers["eval"], metrics, current)
+      # One JSON line per evaluation: metric-over-time curves without TensorBoard.
+      # "train_seconds" counts training time of this process only (not data preparation).
+      record = {"step": current, "train_seconds": round(train_seconds(), 2),
+                "examples": count, **{k: float(v) for k, v in metrics.items()}}
+      with open(os.path.join(model_dir, EVAL_HISTORY), "a") as f:
+        f.write(json.dumps(record) + "\n")
       images = task.images(batch, prediction)
       if images:
         summaries.write_images(images, current, model_dir, writers["eval"])
@@ -339,6 +348,8 @@ def train(model_dir,
     logging.info("Saved checkpoint for step %d in %s", current, checkpoint_dir)
 
   start_step = int(step)
+  train_start = time.perf_counter()
+  train_seconds = lambda: time.perf_counter() - train_start
   if start_step >= train_steps:
     logging.info("Step %d >= train_steps=%d: nothing to train", start_step, train_steps)
   progbar = (keras.utils.Progbar(train_steps, stateful_metrics=["generator_loss"])

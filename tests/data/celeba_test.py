@@ -97,6 +97,21 @@ class CelebATest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, "line 8 has 2 attribute values"):
       faces.build({"source": "celeba", "root": self.root}, 16)
 
+  def test_bad_or_missing_image_raise_or_skip(self):
+    image_dir = os.path.join(self.root, "img_align_celeba")
+    with open(os.path.join(image_dir, "000002.jpg"), "wb") as f:
+      f.write(b"")  # Zero bytes.
+    os.remove(os.path.join(image_dir, "000005.jpg"))
+    spec = {"source": "celeba", "root": self.root, "attributes": "Male"}
+    with self.assertRaisesRegex(errors.DataError, "000002.jpg: cannot read image"):
+      faces.build(spec, 16)
+    with self.assertLogs("absl", "WARNING") as logs:
+      face_set = faces.build(dict(spec, on_bad_file="skip"), 16)
+    self.assertEqual([os.path.basename(n) for n in face_set.names], ["000001.jpg"])
+    self.assertRegex(logs.output[0], r"skipped 2 bad file\(s\).*000002.jpg.*000005.jpg")
+    with self.assertRaisesRegex(errors.DataError, "asks for 2 images but only 1 of 3"):
+      faces.build(dict(spec, on_bad_file="skip", count=2), 16)
+
   def test_missing_attribute_file_raises(self):
     os.remove(os.path.join(self.root, "list_attr_celeba.txt"))
     with self.assertRaisesRegex(errors.DataError, "no list_attr_celeba.txt"):

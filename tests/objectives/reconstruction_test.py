@@ -1,5 +1,6 @@
 """Tests of the reconstruction losses."""
 
+import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
@@ -40,3 +41,60 @@ class ReconstructionLossTest(testing.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class PhotometricLossTest(testing.TestCase):
+
+  def _image(self, seed, shape=(2, 8, 10, 3)):
+    return tf.random.stateless_uniform(shape, seed=(seed, 0))
+
+  def test_identical_images_score_zero(self):
+    image = self._image(0)
+    self.assertAllClose(reconstruction.photometric_loss(image, image), [0.0, 0.0], atol=1e-6)
+
+  def test_pure_l1_matches_l1_loss(self):
+    a, b = self._image(0), self._image(1)
+    self.assertAllClose(reconstruction.photometric_loss(a, b, ssim_weight=0.0),
+                        reconstruction.l1_loss(a, b))
+
+  def test_ssim_tolerates_brightness_more_than_structure(self):
+    image = self._image(0)
+    brighter = image * 0.8 + 0.1  # Same structure, other brightness/contrast.
+    scrambled = tf.reverse(image, axis=[2])  # Same values, other structure.
+    ssim_only = lambda b: reconstruction.photometric_loss(image, b, ssim_weight=1.0)
+    self.assertTrue(np.all(ssim_only(brighter).numpy() < 0.1))
+    self.assertTrue(np.all(ssim_only(scrambled).numpy() > 0.3))
+
+  def test_ssim_dissimilarity_per_pixel_by_hand(self):
+    # A constant image against another constant: mu_x = a, mu_y = b, no variance, so
+    # SSIM = (2ab + c1) / (a^2 + b^2 + c1) everywhere.
+    a, b, c1 = 0.2, 0.6, 0.01 ** 2
+    x = tf.fill([1, 4, 5, 1], a)
+    y = tf.fill([1, 4, 5, 1], b)
+    ssim = (2 * a * b + c1) / (a * a + b * b + c1)
+    self.assertAllClose(reconstruction.ssim_dissimilarity(x, y),
+                        tf.fill([1, 4, 5, 1], (1.0 - ssim) / 2.0), atol=1e-4)
+
+  def test_invalid_pixels_do_not_count(self):
+    target = tf.zeros([1, 4, 4, 3])
+    prediction = tf.concat([tf.zeros([1, 4, 2, 3]), tf.ones([1, 4, 2, 3])], axis=2)
+    weights = tf.concat([tf.ones([1, 4, 2, 1]), tf.zeros([1, 4, 2, 1])], axis=2)
+    # L1 part only: the bad half is masked out. (SSIM windows straddle the seam, so only
+    # the L1 part is exactly zero.)
+    self.assertAllClose(reconstruction.photometric_loss(target, prediction, weights,
+                                                        ssim_weight=0.0), [0.0])
+    self.assertAllClose(reconstruction.photometric_loss(target, prediction,
+                                                        ssim_weight=0.0), [0.5])
+
+  def test_gradient_finite(self):
+    a, b = self._image(0), self._image(1)
+    with tf.GradientTape() as tape:
+      tape.watch(b)
+      loss = tf.reduce_sum(reconstruction.photometric_loss(a, b))
+    self.assertTrue(bool(tf.reduce_all(tf.math.is_finite(tape.gradient(loss, b)))))
+
+  def test_exception_raised(self):
+    with self.assertRaisesRegex(ValueError, "images"):
+      reconstruction.photometric_loss(tf.zeros([2, 3]), tf.zeros([2, 3]))
+    with self.assertRaisesRegex(ValueError, "shape"):
+      reconstruction.photometric_loss(tf.zeros([1, 4, 4, 3]), tf.zeros([1, 4, 5, 3]))

@@ -1,5 +1,6 @@
 """Tests of the training root: resume, checkpoints, operative config, non-finite losses."""
 
+import json
 import os
 
 import numpy as np
@@ -36,6 +37,13 @@ class TrainerTest(testing.TestCase):
     self.assertTrue(os.path.isfile(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)))
     self.assertNotEmpty(tf.io.gfile.glob(os.path.join(model_dir, "train", "events.*")))
     self.assertIn("factor_error", result["eval"])
+    # The final evaluation is appended to the history with its step and time.
+    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+      history = [json.loads(line) for line in f]
+    self.assertLen(history, 1)
+    self.assertEqual(history[0]["step"], 2)
+    self.assertAllClose(history[0]["factor_error"], result["eval"]["factor_error"])
+    self.assertGreater(history[0]["train_seconds"], 0.0)
 
   def test_resume_continues_step_and_optimizer_state(self):
     model_dir = self.get_temp_dir()

@@ -30,6 +30,24 @@ def _read(path, kind):
       return f.read().splitlines()
   except OSError as e:
     raise errors.DataError(f"{path}: cannot read {kind} file ({e.strerror})") from e
+  except UnicodeDecodeError as e:
+    raise errors.DataError(f"{path}: not a text {kind} file (undecodable byte at offset "
+                           f"{e.start})") from e
+
+
+def _floats(values, where, what, size=None):
+  """`values` (strings) as a float64 array; DataError naming `where` and `what` unless there
+  are `size` (if given) finite numbers ("nan" and "inf" parse as floats: checked here)."""
+  if size is not None and len(values) < size:
+    raise errors.DataError(f"{where}: {what} needs {size} numbers, got {values}")
+  values = values if size is None else values[:size]
+  try:
+    array = np.asarray(values, np.float64)
+  except ValueError as e:
+    raise errors.DataError(f"{where}: non-numeric {what}: {' '.join(values)}") from e
+  if not np.all(np.isfinite(array)):
+    raise errors.DataError(f"{where}: non-finite {what}: {' '.join(values)}")
+  return array
 
 
 def parse_asf(path):
@@ -53,7 +71,7 @@ def parse_asf(path):
   for line in sections.get("units", []):
     key, _, value = line.partition(" ")
     if key == "length":
-      length_unit = float(value)
+      length_unit = _floats(value.split(), path, ":units length", 1)[0]
     elif key == "angle":
       degrees = value.strip().startswith("deg")
   root = {"order": ["TX", "TY", "TZ", "RX", "RY", "RZ"], "axis": "XYZ",
@@ -65,7 +83,7 @@ def parse_asf(path):
     elif key == "axis":
       root["axis"] = values[0].upper()
     elif key in ("position", "orientation"):
-      root[key] = np.asarray(values, np.float64)
+      root[key] = _floats(values, path, f":root {key}", 3)
   bones, bone = {}, None
   for line in sections["bonedata"]:
     key, *values = line.split()
@@ -85,11 +103,11 @@ def parse_asf(path):
     elif key == "name":
       bone["name"] = values[0]
     elif key == "direction":
-      bone["direction"] = np.asarray(values, np.float64)
+      bone["direction"] = _floats(values, path, f"direction of bone {bone.get('name')!r}", 3)
     elif key == "length":
-      bone["length"] = float(values[0])
+      bone["length"] = _floats(values, path, f"length of bone {bone.get('name')!r}", 1)[0]
     elif key == "axis":
-      bone["axis"] = np.asarray(values[:3], np.float64)
+      bone["axis"] = _floats(values, path, f"axis of bone {bone.get('name')!r}", 3)
       bone["axis_order"] = values[3].upper() if len(values) > 3 else "XYZ"
     elif key == "dof":
       bone["dof"] = [v.lower() for v in values]
@@ -108,22 +126,20 @@ def parse_asf(path):
 
 def parse_amc(path):
   """Returns a list of frames, each a dict bone name -> values."""
-  frames, frame = [], None
+  frames, frame, label = [], None, None
   for number, line in enumerate(_read(path, "AMC"), 1):
     line = line.strip()
     if not line or line.startswith("#") or line.startswith(":"):
       continue
     parts = line.split()
     if len(parts) == 1 and parts[0].isdigit():
-      frame = {}
+      frame, label = {}, parts[0]
       frames.append(frame)
       continue
     if frame is None:
       raise errors.DataError(f"{path}:{number}: bone values before the first frame number")
-    try:
-      frame[parts[0]] = np.asarray(parts[1:], np.float64)
-    except ValueError as e:
-      raise errors.DataError(f"{path}:{number}: non-numeric value for {parts[0]!r}") from e
+    frame[parts[0]] = _floats(parts[1:], f"{path}:{number}",
+                              f"value for {parts[0]!r} in frame {label}")
   if not frames:
     raise errors.DataError(f"{path}: no frames")
   return frames

@@ -77,10 +77,14 @@ def _parse_hierarchy(tokens, path):
       i += 1
     elif token == "OFFSET":
       try:
-        bvh.offsets[stack[-1]] = [float(v) for v in tokens[i + 1:i + 4]]
+        offset = [float(v) for v in tokens[i + 1:i + 4]]
       except (ValueError, IndexError) as e:
         raise errors.DataError(f"{path}: bad OFFSET for joint "
                                f"{bvh.names[stack[-1]]!r}") from e
+      if len(offset) != 3 or not np.all(np.isfinite(offset)):
+        raise errors.DataError(f"{path}: OFFSET of joint {bvh.names[stack[-1]]!r} needs 3 "
+                               f"finite numbers, got {tokens[i + 1:i + 4]}")
+      bvh.offsets[stack[-1]] = offset
       i += 4
     elif token == "CHANNELS":
       j = stack[-1]
@@ -124,6 +128,8 @@ def parse_bvh(path):
     frame_time = float(lines[1].split(":")[1])
   except (IndexError, ValueError) as e:
     raise errors.DataError(f"{path}: MOTION needs 'Frames: N' and 'Frame Time: dt'") from e
+  if not np.isfinite(frame_time) or frame_time < 0:
+    raise errors.DataError(f"{path}: 'Frame Time: {frame_time}' must be a finite number >= 0")
   rows = lines[2:]
   if len(rows) < frames:
     raise errors.DataError(f"{path}: header says {frames} frames, file has {len(rows)}")

@@ -48,9 +48,18 @@ def load_deepmimic(path):
       frames = json.load(f)["Frames"]
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise errors.DataError(f"{path}: not a DeepMimic motion file with 'Frames' ({e})") from e
-  frames = np.asarray(frames, np.float64)
+  try:
+    frames = np.asarray(frames, np.float64)
+  except (ValueError, TypeError) as e:
+    raise errors.DataError(f"{path}: 'Frames' is not a list of numeric frames ({e})") from e
   if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE:
     raise errors.DataError(f"{path}: expected Frames [T, {FRAME_SIZE}], got {frames.shape}")
+  # json reads NaN, Infinity and -Infinity as floats.
+  bad = np.argwhere(~np.isfinite(frames))
+  if bad.size:
+    t, k = bad[0]
+    raise errors.DataError(f"{path}: non-finite value ({frames[t, k]}) in frame {t}, "
+                           f"field {k}")
   num = len(frames)
   local = np.zeros((num, len(_JOINTS), 3, 3))
   for j, (_, _, _, field) in enumerate(_JOINTS):

@@ -10,6 +10,7 @@ confidence column), and `metadata` (`layout_name`, `num_joints`, `keypoints_symm
 import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -26,12 +27,16 @@ def _load_dict(path, key):
     raise errors.DataError(f"{path}: not an npz archive (" + (
         "no such file" if size is None else "empty file" if size == 0 else
         f"{size} bytes, truncated or another format") + ")")
+  # Members are read lazily by np.load, so a damaged member (bad CRC, cut deflate stream,
+  # broken pickle) only fails when read: read them all here, inside the try.
   try:
-    data = np.load(path, allow_pickle=True)
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
-    raise errors.DataError(f"{path}: cannot read npz ({e})") from e
-  if key not in data.files:
-    raise errors.DataError(f"{path}: has no {key!r} array (it has {data.files})")
+    with np.load(path, allow_pickle=True) as archive:
+      data = {name: archive[name] for name in archive.files}
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+          pickle.UnpicklingError) as e:
+    raise errors.DataError(f"{path}: cannot read npz ({type(e).__name__}: {e})") from e
+  if key not in data:
+    raise errors.DataError(f"{path}: has no {key!r} array (it has {sorted(data)})")
   value = data[key]
   value = value.item() if value.dtype == object and value.shape == () else value
   if not isinstance(value, dict):
@@ -67,7 +72,7 @@ def load_h36m_2d(path, subjects=None):
   `[T, 17]`), metadata dict)."""
   positions, data = _load_dict(path, "positions_2d")
   metadata = {}
-  if "metadata" in data.files:
+  if "metadata" in data:
     metadata = data["metadata"].item() if data["metadata"].dtype == object else {}
   if metadata.get("num_joints", skeleton.NUM_JOINTS) != skeleton.NUM_JOINTS:
     raise errors.DataError(f"{path}: metadata num_joints={metadata['num_joints']}, "

@@ -109,6 +109,30 @@ class ASFAMCTest(testing.TestCase):
       asf_amc.load_asf_amc(self.write("a.asf", asf_text()),
                            self.write("a.amc", "\n".join(lines)))
 
+  def test_amc_non_finite_value_names_file_line_and_frame(self):
+    lines = amc_text(frames=2).splitlines()
+    # Line numbers count from 1; the second frame starts after the header and frame 1.
+    number = next(i for i, line in enumerate(lines, 1) if line == "2") + 3
+    for value in ("nan", "inf", "-Infinity"):
+      bad = list(lines)
+      name, *values = bad[number - 1].split()
+      bad[number - 1] = " ".join([name, values[0], value, values[2]])
+      with self.subTest(value), self.assertRaisesRegex(
+          errors.DataError, rf"a.amc:{number}: non-finite value for '{name}' in frame 2"):
+        asf_amc.load_asf_amc(self.write("a.asf", asf_text()),
+                             self.write("a.amc", "\n".join(bad)))
+
+  def test_asf_non_finite_or_missing_number_names_the_bone(self):
+    text = asf_text()
+    for old, new, message in (
+        ("length 16", "length nan", "non-finite length of bone 'lfemur': nan"),
+        ("direction 0 -1 0", "direction 0 inf 0", "non-finite direction of bone 'lfemur'"),
+        ("length 16", "length", "length of bone 'lfemur' needs 1 numbers"),
+        ("length 16", "length sixteen", "non-numeric length of bone 'lfemur'"),
+        ("position 0 0 0", "position 0 NaN 0", "non-finite :root position")):
+      with self.subTest(new), self.assertRaisesRegex(errors.DataError, f"a.asf: {message}"):
+        asf_amc.parse_asf(self.write("a.asf", text.replace(old, new, 1)))
+
   def test_missing_section_raises(self):
     with self.assertRaisesRegex(errors.DataError, "missing :hierarchy"):
       asf_amc.parse_asf(self.write("a.asf", asf_text().split(":hierarchy")[0]))

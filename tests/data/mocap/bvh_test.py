@@ -128,6 +128,17 @@ class BVHTest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, "'Spine' has no CHANNELS"):
       bvh.load_bvh(self.write(text))
 
+  def test_non_finite_offset_or_frame_time_raises(self):
+    for old, new, message in (
+        ("    OFFSET 0 10 0\n    CHANNELS", "    OFFSET 0 nan 0\n    CHANNELS",
+         "OFFSET of joint 'Spine' needs 3 finite numbers"),
+        ("Frame Time: 0.033333", "Frame Time: inf", "'Frame Time: inf' must be a finite"),
+        ("Frame Time: 0.033333", "Frame Time: -1", "'Frame Time: -1.0' must be a finite")):
+      text = CHAIN.replace(old, new)
+      self.assertNotEqual(text, CHAIN)
+      with self.subTest(new), self.assertRaisesRegex(errors.DataError, f"clip.bvh: {message}"):
+        bvh.load_bvh(self.write(text))
+
   def test_unknown_joint_names_raise(self):
     with self.assertRaisesRegex(errors.DataError, "unknown joint names.*Hips"):
       bvh.load_bvh_poses(self.write(CHAIN))

@@ -39,6 +39,20 @@ class DeepMimicTest(testing.TestCase):
     self.assertAllClose(lengths[0], lengths[1], atol=1e-6)
     self.assertGreater(np.abs(poses[1, 3] - poses[0, 3]).max(), 0.2)
 
+  def test_non_finite_value_names_frame_and_field(self):
+    # json.dump writes NaN / Infinity, and json.load reads them back as floats.
+    for value in (float("nan"), float("inf"), -float("inf")):
+      bad = frame()
+      bad[20] = value  # The right knee angle.
+      with self.subTest(value), self.assertRaisesRegex(
+          errors.DataError, r"humanoid3d_test.txt: non-finite value .* frame 1, field 20"):
+        deepmimic.load_deepmimic(self.write([frame(), bad]))
+
+  def test_non_numeric_frames_raise(self):
+    for frames in ([frame()[:-1] + ["x"]], [frame(), frame()[:10]]):
+      with self.assertRaisesRegex(errors.DataError, "humanoid3d_test.txt: .*Frames"):
+        deepmimic.load_deepmimic(self.write(frames))
+
   def test_wrong_frame_size_raises(self):
     with self.assertRaisesRegex(errors.DataError, r"expected Frames \[T, 44\]"):
       deepmimic.load_deepmimic(self.write([frame()[:-1]]))
