@@ -15,3 +15,7 @@ ALL = (OBSERVATION, CONTEXT, RECONSTRUCTION_TARGET, RECONSTRUCTION_WEIGHTS, TARG
 # observation and where it is valid (multiplied into `reconstruction_weights`).
 RENDERED = "rendered"
 RENDER_WEIGHTS = "weights"
+# Optional: what a trivial rendering would give (e.g. the unwarped source frame); passed to
+# the reconstruction loss as `baseline=`, which may then score each element by the better of
+# the two (Monodepth2's auto-masking), so the loss never rewards imitating the baseline.
+RENDER_BASELINE = "baseline"

@@ -27,6 +27,8 @@ which divides by the global batch size, so gradients summed across replicas by a
 over the labelled examples of the global batch instead.
 """
 
+import inspect
+
 import gin
 import tensorflow as tf
 import tf_keras as keras
@@ -126,6 +128,7 @@ class AIGN(keras.Model):
     self.generator_adversarial_loss_fn = generator_adversarial_loss_fn
     self.discriminator_adversarial_loss_fn = discriminator_adversarial_loss_fn
     self.supervised_loss_fn = supervised_loss_fn
+    self._loss_takes_baseline = _accepts(reconstruction_loss_fn, "baseline")
     self.reconstruction_weight = float(reconstruction_weight)
     self.adversarial_weight = float(adversarial_weight)
     self.supervised_weight = float(supervised_weight)
@@ -182,14 +185,20 @@ class AIGN(keras.Model):
     if self.reconstruction_weight > 0:
       rendered = self.renderer(prediction, batch.get(keys.CONTEXT))
       weights = batch.get(keys.RECONSTRUCTION_WEIGHTS)
+      extra = {}
       if isinstance(rendered, dict):
-        # A renderer may also say where its output is valid (e.g. in-bounds warps).
+        # A renderer may also say where its output is valid (e.g. in-bounds warps), and
+        # give a baseline rendering the loss may compare against.
         if rendered.get(keys.RENDER_WEIGHTS) is not None:
           valid = rendered[keys.RENDER_WEIGHTS]
           weights = valid if weights is None else weights * valid
+        if (rendered.get(keys.RENDER_BASELINE) is not None
+            and self._loss_takes_baseline):
+          extra["baseline"] = rendered[keys.RENDER_BASELINE]
         rendered = rendered[keys.RENDERED]
       target = batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION])
-      losses["reconstruction_loss"] = self.reconstruction_loss_fn(target, rendered, weights)
+      losses["reconstruction_loss"] = self.reconstruction_loss_fn(target, rendered, weights,
+                                                                  **extra)
     if fake_logits is not None:
       losses["adversarial_loss"] = self.generator_adversarial_loss_fn(fake_logits)
     if self.supervised_weight > 0:
@@ -367,3 +376,13 @@ class AIGN(keras.Model):
     """Predictions and per-example generator losses for evaluation, without D."""
     prediction = self.generator(batch[keys.OBSERVATION], training=False)
     return prediction, self.generator_losses(batch, prediction)
+
+
+def _accepts(fn, argument):
+  """Whether `fn` (a gin configurable too) takes a keyword `argument`."""
+  try:
+    parameters = inspect.signature(fn).parameters
+  except (TypeError, ValueError):
+    return False
+  return argument in parameters or any(
+      p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values())

@@ -10,7 +10,10 @@ rotations at initialisation, so early warps stay close to the identity), the tra
 `translation_scale` (default `pose_scale`). The translation scale matters more than it seems:
 view synthesis only constrains depth / |t|, and depth is bounded to [min_depth, max_depth],
 so a translation that starts too small pins the depth at min_depth, where the warp no longer
-depends on it. H and W must be divisible by 2^num_levels.
+depends on it. With `mean_depth` the disparity map is divided by its mean (times
+`mean_depth`): the harmonic mean of the depth is then always `mean_depth`, the scale lives in
+the translation alone, and the depth can no longer collapse onto a bound of its range
+(Wang et al. 2018). H and W must be divisible by 2^num_levels.
 
 Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, then a dense
 layer on the flattened features, so the input size is fixed at the first call). It first maps depth to
@@ -36,7 +39,7 @@ class DepthEgomotionNet(keras.Model):
 
   def __init__(self, base_filters=16, num_levels=4, min_depth=0.5, max_depth=100.0,
                pose_scale=0.01, translation_scale=None, separate_pose_net=False,
-               name="depth_egomotion_net", **kwargs):
+               mean_depth=None, name="depth_egomotion_net", **kwargs):
     super().__init__(name=name, **kwargs)
     if not 0 < min_depth < max_depth:
       raise ValueError(f"DepthEgomotionNet needs 0 < min_depth < max_depth, got "
@@ -45,6 +48,7 @@ class DepthEgomotionNet(keras.Model):
     self.min_disparity = 1.0 / float(max_depth)
     self.max_disparity = 1.0 / float(min_depth)
     self.pose_scale = float(pose_scale)
+    self.mean_depth = float(mean_depth) if mean_depth else None
     self.translation_scale = float(pose_scale if translation_scale is None
                                    else translation_scale)
     filters = [base_filters * 2 ** i for i in range(self.num_levels)]
@@ -82,6 +86,12 @@ class DepthEgomotionNet(keras.Model):
       x = conv(tf.concat([up(x), skip], axis=-1))
     disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
         self.disparity(x))
+    if self.mean_depth:
+      # Fix the scale view synthesis cannot see: disparity / its mean (Wang et al. 2018),
+      # so the depth cannot drift to a bound of its range and die there; the translation
+      # carries the scale instead.
+      disparity = disparity / (self.mean_depth * tf.reduce_mean(
+          disparity, axis=[1, 2, 3], keepdims=True))
     depth = 1.0 / disparity
     y = frames if self.separate_pose_net else bottleneck
     for conv in self.pose_convs:

@@ -80,25 +80,43 @@ def ssim_dissimilarity(x, y, c1=0.01 ** 2, c2=0.03 ** 2):
   return tf.clip_by_value((1.0 - ssim) / 2.0, 0.0, 1.0)
 
 
+def photometric_error(target, prediction, ssim_weight=0.85):
+  """Per-pixel a (1 - SSIM) / 2 + (1 - a) |target - prediction|, channel means,
+  `[B, H, W, 1]`."""
+  error = tf.reduce_mean(tf.abs(prediction - target), axis=-1, keepdims=True)
+  if ssim_weight:
+    dissimilarity = tf.reduce_mean(ssim_dissimilarity(target, prediction), axis=-1,
+                                   keepdims=True)
+    error = ssim_weight * dissimilarity + (1.0 - ssim_weight) * error
+  return error
+
+
 @gin.configurable(module="objectives")
-def photometric_loss(target, prediction, weights=None, ssim_weight=0.85):
+def photometric_loss(target, prediction, weights=None, ssim_weight=0.85, baseline=None,
+                     auto_mask=True):
   """a (1 - SSIM) / 2 + (1 - a) |target - prediction| per pixel (a = `ssim_weight`), both
   averaged over channels, then the (weighted) mean per example, `[B]`.
 
   For images `[B, H, W, C]` in [0, 1]; the usual photometric error of self-supervised depth
   (Godard et al. 2017): SSIM tolerates brightness differences and scores local structure,
   L1 keeps the colours right. `weights` `[B, H, W, 1]` (e.g. view-synthesis validity).
+
+  With a `baseline` rendering (a renderer's `RENDER_BASELINE`, e.g. the unwarped source
+  frame) and `auto_mask`, each pixel scores min(error(prediction), error(baseline)) (Godard
+  et al. 2019): pixels where the prediction does worse than the trivial rendering give no
+  gradient, so the loss never pulls the prediction toward the trivial rendering (for view
+  synthesis: infinite depth and no motion), and a prediction that is no better than the
+  baseline anywhere gains nothing.
   """
   target = tf.convert_to_tensor(target)
   prediction = tf.cast(tf.convert_to_tensor(prediction), target.dtype)
   _check_shapes(target, prediction)
   if target.shape.rank != 4:
     raise ValueError(f"photometric_loss needs images [B, H, W, C], got {target.shape}")
-  l1 = tf.reduce_mean(tf.abs(prediction - target), axis=-1, keepdims=True)
-  if ssim_weight:
-    dissimilarity = tf.reduce_mean(ssim_dissimilarity(target, prediction), axis=-1,
-                                   keepdims=True)
-    error = ssim_weight * dissimilarity + (1.0 - ssim_weight) * l1
-  else:
-    error = l1
+  error = photometric_error(target, prediction, ssim_weight)
+  if baseline is not None and auto_mask:
+    baseline = tf.cast(tf.convert_to_tensor(baseline), target.dtype)
+    _check_shapes(target, baseline)
+    error = tf.minimum(error, tf.stop_gradient(photometric_error(target, baseline,
+                                                                 ssim_weight)))
   return _reduce(error, weights)

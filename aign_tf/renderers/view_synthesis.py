@@ -126,8 +126,10 @@ class ViewSynthesis(base.Renderer):
   In: `prediction` = {"depth": `[B, H, W, 1]`, "egomotion": `[B, 6]`} (target-frame depth,
   target-to-source motion); `context` = {"source": `[B, H, W, C]` source frame,
   "intrinsics": `[B, 4]` (f_x, f_y, c_x, c_y) pixels}. Out: {"rendered": warped source
-  `[B, H, W, C]`, "weights": validity `[B, H, W, 1]`}; the AIGN core multiplies the weights
-  into the reconstruction loss so pixels warped from outside the source frame do not count.
+  `[B, H, W, C]`, "weights": validity `[B, H, W, 1]`, "baseline": the unwarped source};
+  the AIGN core multiplies the weights into the reconstruction loss so pixels warped from
+  outside the source frame do not count, and passes the baseline to the loss (used by
+  `objectives.photometric_loss` for auto-masking; other losses must accept `baseline=`).
   Conventions are in the module docstring.
   """
 
@@ -142,4 +144,7 @@ class ViewSynthesis(base.Renderer):
       raise ValueError(f"ViewSynthesis needs context keys {missing} (have {sorted(context)})")
     warped, valid, _ = warp(context[SOURCE], prediction[DEPTH], prediction[EGOMOTION],
                             context[INTRINSICS])
-    return {keys.RENDERED: warped, keys.RENDER_WEIGHTS: valid}
+    # The baseline is the unwarped source (what infinite depth and no motion would render):
+    # a loss with `baseline=` can ignore pixels the warp does not improve (auto-masking).
+    return {keys.RENDERED: warped, keys.RENDER_WEIGHTS: valid,
+            keys.RENDER_BASELINE: tf.convert_to_tensor(context[SOURCE], warped.dtype)}

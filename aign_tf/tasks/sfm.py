@@ -59,7 +59,7 @@ def edge_aware_smoothness(prediction, batch):
   disparity = 1.0 / tf.convert_to_tensor(prediction["depth"])
   disparity = disparity / (tf.reduce_mean(disparity, axis=[1, 2, 3], keepdims=True) + 1e-7)
   if keys.RECONSTRUCTION_TARGET in batch:
-    image = tf.convert_to_tensor(batch[keys.RECONSTRUCTION_TARGET])
+    image = tf.convert_to_tensor(batch[keys.RECONSTRUCTION_TARGET])[..., :3]
   else:  # The target frame is the first 3 channels of the observation.
     image = tf.convert_to_tensor(batch[keys.OBSERVATION])[..., :3]
   dx = tf.abs(disparity[:, :, 1:] - disparity[:, :, :-1])
@@ -67,6 +67,41 @@ def edge_aware_smoothness(prediction, batch):
   wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))
   wy = tf.exp(-tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), -1, keepdims=True))
   return (tf.reduce_mean(dx * wx, axis=[1, 2, 3]) + tf.reduce_mean(dy * wy, axis=[1, 2, 3]))
+
+
+def gaussian_blur(images, sigma):
+  """Separable Gaussian blur of `[B, H, W, C]` images (reflect-padded), same shape."""
+  radius = max(1, int(round(2.5 * sigma)))
+  x = tf.range(-radius, radius + 1, dtype=tf.float32)
+  kernel = tf.exp(-0.5 * tf.square(x / sigma))
+  kernel = kernel / tf.reduce_sum(kernel)
+  channels = images.shape[-1]
+  padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+  rows = tf.tile(kernel[:, None, None, None], [1, 1, channels, 1])
+  columns = tf.tile(kernel[None, :, None, None], [1, 1, channels, 1])
+  blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+  return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
+
+
+@gin.configurable(module="objectives")
+def scale_invariant_log_loss(target, prediction, variance_weight=1.0, eps=1e-3):
+  """Scale-invariant log-depth error per example (Eigen et al. 2014), `[B]`.
+
+  With g = log(prediction) - log(target) over the valid pixels (target > eps):
+  mean(g^2) - variance_weight * mean(g)^2. With `variance_weight` = 1 this is the variance
+  of g, unchanged when the prediction is multiplied by any constant: depth from view
+  synthesis is known up to scale, and a few paired depth maps should teach its shape without
+  fighting the scale the photometric term settled on. Pixels without depth (sparse ground
+  truth: 0) do not count.
+  """
+  target = tf.convert_to_tensor(target, tf.float32)
+  prediction = tf.cast(tf.convert_to_tensor(prediction), tf.float32)
+  valid = tf.cast(target > eps, tf.float32)
+  g = (tf.math.log(tf.maximum(prediction, eps)) - tf.math.log(tf.maximum(target, eps))) * valid
+  axes = tf.range(1, tf.rank(g))
+  count = tf.maximum(tf.reduce_sum(valid, axis=axes), 1.0)
+  mean = tf.reduce_sum(g, axis=axes) / count
+  return tf.reduce_sum(tf.square(g), axis=axes) / count - variance_weight * tf.square(mean)
 
 
 # Metrics (NumPy) --------------------------------------------------------------------------
@@ -128,10 +163,14 @@ def colour_map(values):
 
 def depth_to_colour(depth):
   """Depth `[H, W]` or `[H, W, 1]` -> colours of disparity normalised per image (near =
-  bright)."""
+  bright); pixels without depth (<= 0) are black."""
   depth = np.asarray(depth, np.float64).reshape(np.shape(depth)[:2])
-  disparity = 1.0 / np.maximum(depth, 1e-6)
-  return colour_map(disparity / max(np.percentile(disparity, 99), 1e-12))
+  known = depth > 0  # Sparse ground truth (KITTI velodyne) has 0 where depth is unknown.
+  if not known.any():
+    return np.zeros(depth.shape + (3,))
+  disparity = np.where(known, 1.0 / np.maximum(depth, 1e-6), 0.0)
+  colours = colour_map(disparity / max(np.percentile(disparity[known], 99), 1e-12))
+  return np.where(known[..., None], colours, 0.0)
 
 
 @gin.configurable(module="tasks")
@@ -157,6 +196,15 @@ class SfmTask(base.Task):
       to the height / width aspect ratio before resizing.
   The memory is procedural depth maps unless `memory_file` (a .npy of `[N, H, W]` or
   `[N, H, W, 1]` depth maps, resized by nearest neighbour) is given.
+
+  Procedural data: `num_train` pairs textured with the training photos, `num_eval` test
+  pairs textured with other photos (`texture="photos"`; or "procedural" value noise), and
+  `num_memory` depth maps of yet other scenes. They are ray-cast once per machine and kept
+  in `cache_dir` (default `$AIGN_TF_CACHE/sfm/procedural`, `~/.cache/aign_tf/samples/...`
+  without it; None keeps nothing on disk).
+  `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
+  (exactly round(fraction * num_train) pairs, chosen by the seed); `labelled_only` trains
+  on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
   """
 
   name = "sfm"
@@ -164,7 +212,8 @@ class SfmTask(base.Task):
   def __init__(self, source="procedural", data_dir=None, height=sfm_data.HEIGHT,
                width=sfm_data.WIDTH, num_train=1000, num_memory=1000, num_eval=64,
                texture="photos", paired_fraction=0.0, memory_file=None, poses_file=None,
-               eval_fraction=0.1, num_images=4, cache_dir="", eigen_list=None,
+               eval_fraction=0.1, num_images=4, cache_dir="", blur_levels=0,
+               labelled_only=False, eigen_list=None,
                intrinsics=None, fov_degrees=None, crop=None, frame_step=1):
     if source not in _SOURCES:
       raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
@@ -203,6 +252,8 @@ class SfmTask(base.Task):
     self.frame_step = frame_step
     self.cache_dir = (os.path.join(samples.default_cache_dir(), "sfm", "procedural")
                       if cache_dir == "" else cache_dir)
+    self.blur_levels = int(blur_levels)
+    self.labelled_only = bool(labelled_only)
     self._cache = {}
 
   # Data -----------------------------------------------------------------------------------
@@ -303,12 +354,24 @@ class SfmTask(base.Task):
       examples[EGOMOTION] = pairs[EGOMOTION]
     return examples
 
-  @staticmethod
-  def _to_batch(examples):
-    """uint8 frames -> the AIGN batch dict (done per batch, after batching)."""
+  def _to_batch(self, examples):
+    """uint8 frames -> the AIGN batch dict (done per batch, after batching).
+
+    With `blur_levels` = n > 0 the renderer's source and the reconstruction target carry n
+    blurred copies of the frames after the 3 colour channels (Gaussian, sigma 1, 2, 4, ...
+    pixels): the warp samples all channels at the same points, and the photometric error on
+    the blurred copies has gradients that reach farther than one pixel, so large early
+    errors in depth and motion still get a useful direction.
+    """
     target = tf.cast(examples["target_frame"], tf.float32) / 255.0
     source = tf.cast(examples["source_frame"], tf.float32) / 255.0
-    batch = {keys.OBSERVATION: tf.concat([target, source], axis=-1),
+    observation = tf.concat([target, source], axis=-1)
+    if self.blur_levels:
+      target = tf.concat([target] + [gaussian_blur(target, 2.0 ** k)
+                                     for k in range(self.blur_levels)], axis=-1)
+      source = tf.concat([source] + [gaussian_blur(source, 2.0 ** k)
+                                     for k in range(self.blur_levels)], axis=-1)
+    batch = {keys.OBSERVATION: observation,
              keys.CONTEXT: {view_synthesis.SOURCE: source,
                             view_synthesis.INTRINSICS: examples["intrinsics"]},
              keys.RECONSTRUCTION_TARGET: target}
@@ -320,10 +383,19 @@ class SfmTask(base.Task):
   def train_dataset(self, batch_size, seed=0):
     pairs = self._pairs("train", seed)
     count = len(pairs["target_frame"])
-    mask = (np.random.default_rng(seed + 2).random(count) < self.paired_fraction).astype(
-        np.float32)
+    # Exactly round(paired_fraction * count) labelled pairs, chosen by the seed.
+    mask = np.zeros(count, np.float32)
+    mask[np.random.default_rng(seed + 2).permutation(count)[
+        :int(round(self.paired_fraction * count))]] = 1.0
     examples = self._examples(pairs, mask)
     examples.pop(EGOMOTION, None)
+    if self.labelled_only:
+      if keys.TARGET not in examples or not mask.any():
+        raise errors.ConfigError(
+            f"SfmTask.labelled_only=True but no training pair has depth (paired_fraction="
+            f"{self.paired_fraction}, {count} pairs, source {self.source!r})")
+      examples = {k: v[mask > 0] for k, v in examples.items()}
+      count = len(examples[keys.TARGET])
     observations = pipeline.batched(tf.data.Dataset.from_tensor_slices(examples), batch_size,
                                     shuffle_buffer=count, seed=seed).map(self._to_batch)
     memory = self._memory(seed)
@@ -363,7 +435,7 @@ class SfmTask(base.Task):
       row = [frames[..., :3], frames[..., 3:], depth_to_colour(prediction["depth"][i])]
       if keys.TARGET in batch:
         row.append(depth_to_colour(batch[keys.TARGET][i]))
-      row.append(warped[i])
+      row.append(warped[i, ..., :3])
       rows.append(row)
     # Columns: target | source | predicted depth | true depth (if known) | warped source.
     return {"sfm": summaries.grid(rows)}

@@ -93,6 +93,23 @@ class PhotometricLossTest(testing.TestCase):
       loss = tf.reduce_sum(reconstruction.photometric_loss(a, b))
     self.assertTrue(bool(tf.reduce_all(tf.math.is_finite(tape.gradient(loss, b)))))
 
+  def test_auto_mask_scores_the_better_of_prediction_and_baseline(self):
+    target = tf.zeros([1, 2, 4, 1])
+    # Left half: the prediction is better than the baseline; right half: worse.
+    prediction = tf.constant([[[[0.1], [0.1], [0.9], [0.9]]] * 2])
+    baseline = tf.constant([[[[0.5], [0.5], [0.5], [0.5]]] * 2])
+    with tf.GradientTape() as tape:
+      tape.watch(prediction)
+      loss = reconstruction.photometric_loss(target, prediction, ssim_weight=0.0,
+                                             baseline=baseline)
+    self.assertAllClose(loss, [(0.1 + 0.5) / 2])
+    gradient = tape.gradient(loss, prediction).numpy()[0, :, :, 0]
+    self.assertTrue(np.all(gradient[:, :2] > 0))   # Pixels the prediction wins: trained.
+    self.assertAllEqual(gradient[:, 2:], np.zeros((2, 2)))  # The baseline wins: ignored.
+    unmasked = reconstruction.photometric_loss(target, prediction, ssim_weight=0.0,
+                                               baseline=baseline, auto_mask=False)
+    self.assertAllClose(unmasked, [0.5])
+
   def test_exception_raised(self):
     with self.assertRaisesRegex(ValueError, "images"):
       reconstruction.photometric_loss(tf.zeros([2, 3]), tf.zeros([2, 3]))

@@ -117,6 +117,7 @@ class ViewSynthesisRendererTest(testing.TestCase):
                    {"source": source, "intrinsics": _intrinsics(2, 4, 6)})
     self.assertAllClose(out[keys.RENDERED], source, atol=1e-5)
     self.assertEqual(out[keys.RENDER_WEIGHTS].shape, (2, 4, 6, 1))
+    self.assertAllEqual(out[keys.RENDER_BASELINE], source)  # The unwarped source.
     self.assertEmpty(renderer.weights)
     self.assertFalse(renderer.trainable)
 

@@ -37,6 +37,34 @@ class SfmTaskDataTest(testing.TestCase):
     self.assertEqual(batch[keys.MEMORY].shape, (3, 16, 48, 1))
     self.assertBetween(float(tf.reduce_max(batch[keys.OBSERVATION])), 0.0, 1.0)
 
+  def test_paired_fraction_is_exact_and_labelled_only(self):
+    task = _tiny_task(num_train=10, paired_fraction=0.3)
+    masks = np.concatenate([b[keys.TARGET_MASK].numpy() for b in
+                            task.train_dataset(2, seed=4).take(5)])
+    self.assertEqual(masks.sum(), 3.0)
+    only = _tiny_task(num_train=10, paired_fraction=0.3, labelled_only=True)
+    batches = list(only.train_dataset(3, seed=4).take(4))
+    self.assertTrue(all(np.all(b[keys.TARGET_MASK].numpy() == 1.0) for b in batches))
+    with self.assertRaisesRegex(errors.ConfigError, "labelled_only.*paired_fraction=0.0"):
+      _tiny_task(labelled_only=True).train_dataset(2)
+
+  def test_blur_levels_stack_blurred_frames(self):
+    task = _tiny_task(blur_levels=2)
+    batch = next(iter(task.train_dataset(2, seed=1)))
+    target = batch[keys.RECONSTRUCTION_TARGET]
+    source = batch[keys.CONTEXT]["source"]
+    self.assertEqual(target.shape, (2, 16, 48, 9))
+    self.assertEqual(source.shape, (2, 16, 48, 9))
+    self.assertAllClose(target[..., :3], batch[keys.OBSERVATION][..., :3])
+    # Blurring keeps the mean and lowers the variation, more for the wider blur.
+    variation = [float(tf.reduce_mean(tf.abs(target[:, :, 1:, c:c + 3] -
+                                             target[:, :, :-1, c:c + 3])))
+                 for c in (0, 3, 6)]
+    self.assertGreater(variation[0], variation[1])
+    self.assertGreater(variation[1], variation[2])
+    self.assertAllClose(tf.reduce_mean(target[..., 6:]), tf.reduce_mean(target[..., :3]),
+                        atol=0.02)
+
   def test_eval_batches_have_depth_and_egomotion(self):
     batch = next(iter(_tiny_task().eval_dataset(4)))
     self.assertEqual(batch[keys.TARGET].shape, (4, 16, 48, 1))
@@ -98,6 +126,21 @@ class SfmMetricsTest(testing.TestCase):
     # 4 rows x 5 columns (target | source | predicted | true depth | warped) with 2px pads.
     self.assertEqual(grid.shape, (4 * 18 + 2, 5 * 50 + 2, 3))
 
+  def test_scale_invariant_log_loss(self):
+    target = tf.constant(np.random.default_rng(0).uniform(1.0, 20.0, (2, 4, 6, 1)),
+                         tf.float32)
+    # Any global scale of the exact depth costs nothing.
+    self.assertAllClose(sfm.scale_invariant_log_loss(target, 3.0 * target), [0.0, 0.0],
+                        atol=1e-6)
+    # A shape error costs: half the pixels twice too far -> g in {0, log 2}: variance
+    # (log 2)^2 / 4.
+    wrong = tf.concat([target[:, :2], 2.0 * target[:, 2:]], axis=1)
+    self.assertAllClose(sfm.scale_invariant_log_loss(target, wrong),
+                        [np.log(2.0) ** 2 / 4] * 2, atol=1e-5)
+    # Pixels without depth (0, sparse ground truth) do not count.
+    sparse = tf.concat([tf.zeros_like(target[:, :2]), target[:, 2:]], axis=1)
+    self.assertAllClose(sfm.scale_invariant_log_loss(sparse, wrong), [0.0, 0.0], atol=1e-6)
+
   def test_edge_aware_smoothness(self):
     flat = {"depth": tf.fill([1, 4, 6, 1], 3.0)}
     image = np.zeros([1, 4, 6, 3], np.float32)
@@ -118,6 +161,15 @@ class SfmMetricsTest(testing.TestCase):
   def test_colour_map_monotone_brightness(self):
     colours = sfm.colour_map(np.linspace(0.0, 1.0, 11))
     self.assertTrue(np.all(np.diff(colours.sum(-1)) > 0))
+
+  def test_depth_to_colour_sparse_depth(self):
+    depth = np.array([[2.0, 0.0], [4.0, 8.0]])
+    colours = sfm.depth_to_colour(depth)
+    self.assertAllEqual(colours[0, 1], [0.0, 0.0, 0.0])  # Unknown depth: black.
+    brightness = colours.sum(-1)
+    self.assertGreater(brightness[0, 0], brightness[1, 0])  # Near is brighter.
+    self.assertGreater(brightness[1, 0], brightness[1, 1])
+    self.assertAllEqual(sfm.depth_to_colour(np.zeros((2, 3))), np.zeros((2, 3, 3)))
 
 
 class SfmExportTest(testing.TestCase):
@@ -224,6 +276,25 @@ class SfmNetworksTest(testing.TestCase):
     self.assertLess(float(tf.reduce_max(tf.abs(out["egomotion"]))), 0.1)
     with self.assertRaisesRegex(ValueError, "divisible by 16"):
       net(tf.zeros([1, 20, 48, 6]))
+
+  def test_generator_mean_depth_and_pose_scales(self):
+    frames = tf.random.uniform([2, 16, 48, 6])
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, mean_depth=5.0,
+                                         translation_scale=1.0, pose_scale=0.01)
+    out = net(frames)
+    # The harmonic mean of each depth map is mean_depth, whatever the weights.
+    self.assertAllClose(1.0 / tf.reduce_mean(1.0 / out["depth"], axis=[1, 2, 3]),
+                        [5.0, 5.0], rtol=1e-5)
+    # Same weights, other scales: translation and rotation scale separately.
+    other = sfm_networks.DepthEgomotionNet(base_filters=4, mean_depth=5.0,
+                                           translation_scale=0.5, pose_scale=0.02)
+    other(frames)
+    other.set_weights(net.get_weights())
+    moved = other(frames)["egomotion"]
+    self.assertAllClose(moved[:, :3], 0.5 * out["egomotion"][:, :3], rtol=1e-5, atol=1e-7)
+    self.assertAllClose(moved[:, 3:], 2.0 * out["egomotion"][:, 3:], rtol=1e-5, atol=1e-7)
+    separate = sfm_networks.DepthEgomotionNet(base_filters=4, separate_pose_net=True)
+    self.assertEqual(separate(frames)["egomotion"].shape, (2, 6))
 
   def test_discriminator_ignores_depth_scale(self):
     disc = sfm_networks.DepthDiscriminator(base_filters=4)

@@ -1,0 +1,172 @@
+"""The sfm ablation and the main job's target: depth error over training time, per variant.
+
+Runs the README's training command (`tools/train.py --gin_file=gin/<variant>.gin`) for each
+variant and seed as a separate process (so the wall-clock time is what a user waits,
+including start-up and, with --cold_cache, ray-casting the procedural scenes), then
+`tools/evaluate.py` on the held-out test scenes (textures from photos never used in
+training). Prints
+
+  * the final table (mean +- std over seeds): abs_rel, sq_rel, rmse, log_rmse, delta<1.25
+    (per-image median scaling), egomotion translation error (per-pair scale aligned) and
+    rotation error in degrees, and the minutes each run took;
+  * the same metrics for trivial predictors (constant depth, the mean depth map of the
+    memory, straight-ahead motion) on the same scenes;
+  * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
+    appends to `<model_dir>/eval_history.jsonl`), and draws it into `abs_rel_curve.png`.
+
+Variants (all gin files in gin/; same data, same test split, same step budget):
+  sfm                    AIGN: photometric + smoothness + depth discriminator (the default)
+  sfm_photometric_only   no discriminator
+  sfm_paired_only        scale-invariant depth loss on a few labelled pairs only
+  sfm_aign_paired        AIGN + the same few labelled pairs
+
+  python experiments/sfm_ablation.py --variants=sfm --seeds=0 --cold_cache
+  python experiments/sfm_ablation.py --train_steps=6000 --seeds=0,1
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VARIANTS = ("sfm", "sfm_photometric_only", "sfm_paired_only", "sfm_aign_paired")
+COLUMNS = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
+           "rotation_error_deg")
+
+flags.DEFINE_list("variants", list(VARIANTS), "gin files (without .gin) under gin/.")
+flags.DEFINE_list("seeds", ["0"], "Training seeds.")
+flags.DEFINE_integer("train_steps", None, "Steps per run (default: each gin file's).")
+flags.DEFINE_string("output_dir", "/tmp/sfm_ablation", "Runs, results.json and the plot.")
+flags.DEFINE_bool("cold_cache", False, "Ray-cast the scenes again (a fresh, temporary "
+                  "cache) for the first run, so its time includes making the data.")
+flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
+FLAGS = flags.FLAGS
+
+
+def run_one(variant, seed, model_dir, env):
+  """Trains and evaluates one run; returns its record."""
+  command = [sys.executable, os.path.join(_ROOT, "tools", "train.py"),
+             f"--gin_file=gin/{variant}.gin", f"--model_dir={model_dir}",
+             f"--gin_bindings=train.seed = {seed}"]
+  if FLAGS.train_steps:
+    command.append(f"--gin_bindings=train_steps = {FLAGS.train_steps}")
+  command += [f"--gin_bindings={b}" for b in FLAGS.gin_bindings]
+  print(" ".join(command), flush=True)
+  start = time.time()
+  with open(os.path.join(model_dir + ".log"), "w") as log:
+    subprocess.run(command, cwd=_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                   check=True)
+  minutes = (time.time() - start) / 60
+  report_path = os.path.join(model_dir, "test_report.json")
+  subprocess.run([sys.executable, os.path.join(_ROOT, "tools", "evaluate.py"),
+                  f"--model_dir={model_dir}", f"--output_json={report_path}"],
+                 cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                 check=True)
+  with open(report_path) as f:
+    report = json.load(f)
+  history = []
+  history_path = os.path.join(model_dir, "eval_history.jsonl")
+  if os.path.exists(history_path):
+    with open(history_path) as f:
+      history = [json.loads(line) for line in f if line.strip()]
+  print(f"  {variant} seed {seed}: {minutes:.1f} min, step {report['step']}, "
+        f"abs_rel {report['metrics']['abs_rel']:.4f}", flush=True)
+  return {"variant": variant, "seed": seed, "minutes": minutes, "step": report["step"],
+          "num_examples": report["num_examples"], "metrics": report["metrics"],
+          "curve": [(h["step"], h["train_seconds"] / 60, h.get("abs_rel")) for h in history]}
+
+
+def baselines():
+  """Metrics of trivial predictors on the same test scenes (gin/sfm.gin's task)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from aign_tf.data import sfm as sfm_data  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  config.parse(["sfm.gin"], list(FLAGS.gin_bindings))
+  task = config.resolve("train.task")
+  pairs = task._pairs("eval")  # pylint: disable=protected-access
+  depth, egomotion = pairs["depth"], pairs["egomotion"]
+  memory_mean = sfm_data.generate_depth_memory(500, task.height, task.width,
+                                               seed=123).mean(axis=0, keepdims=True)
+  forward = np.zeros_like(egomotion)
+  forward[:, 2] = 1.0
+  mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}
+  return {
+      "constant depth": mean(sfm.depth_metrics(depth, np.ones_like(depth))),
+      "mean memory depth map": mean(sfm.depth_metrics(
+          depth, np.broadcast_to(memory_mean, depth.shape))),
+      "straight ahead (t=(0,0,1), R=I)": mean(sfm.egomotion_metrics(egomotion, forward)),
+  }
+
+
+def summarise(records, trivial):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  print(f"\n{'variant':<24}{'minutes':>9}" + "".join(f"{c:>20}" for c in COLUMNS))
+  for variant in dict.fromkeys(r["variant"] for r in records):
+    runs = [r for r in records if r["variant"] == variant]
+    cells = []
+    for column in COLUMNS:
+      values = [r["metrics"][column] for r in runs if column in r["metrics"]]
+      cells.append(f"{np.mean(values):.4f} +- {np.std(values):.4f}" if values else "-")
+    minutes = np.mean([r["minutes"] for r in runs])
+    print(f"{variant:<24}{minutes:>9.1f}" + "".join(f"{c:>20}" for c in cells))
+  for name, metrics in trivial.items():
+    print(f"{name[:33]:<33}" + "".join(
+        f"{metrics[c]:>20.4f}" if c in metrics else f"{'-':>20}" for c in COLUMNS))
+  print("\nabs_rel over training time (step, minutes of training, abs_rel):")
+  for r in records:
+    curve = "  ".join(f"{s}:{m:.1f}m:{a:.3f}" for s, m, a in r["curve"] if a is not None)
+    print(f"  {r['variant']} seed {r['seed']}: {curve}")
+
+
+def plot(records, path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  figure, axes = plt.subplots(figsize=(7, 4.5))
+  for r in records:
+    points = [(m, a) for _, m, a in r["curve"] if a is not None]
+    if points:
+      axes.plot(*zip(*points), marker="o", label=f"{r['variant']} (seed {r['seed']})")
+  axes.axhline(0.15, color="grey", linestyle="--", linewidth=1, label="target 0.15")
+  axes.set_xlabel("training minutes (2 CPU cores)")
+  axes.set_ylabel("abs_rel on held-out scenes")
+  axes.grid(alpha=0.3)
+  axes.legend(fontsize=8)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def main(argv):
+  del argv
+  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  env = dict(os.environ)
+  records = []
+  for i, variant in enumerate(FLAGS.variants):
+    if not os.path.isfile(os.path.join(_ROOT, "gin", f"{variant}.gin")):
+      raise app.UsageError(f"--variants: gin/{variant}.gin does not exist")
+    for seed in FLAGS.seeds:
+      run_env = env
+      if FLAGS.cold_cache and i == 0 and seed == FLAGS.seeds[0]:
+        run_env = {**env, "AIGN_TF_CACHE": tempfile.mkdtemp(prefix="aign_tf_cold_cache_")}
+      model_dir = os.path.join(FLAGS.output_dir, f"{variant}_seed{seed}")
+      records.append(run_one(variant, int(seed), model_dir, run_env))
+      with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
+        json.dump(records, f, indent=2)
+  trivial = baselines()
+  summarise(records, trivial)
+  with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
+    json.dump({"runs": records, "baselines": trivial}, f, indent=2)
+  plot(records, os.path.join(FLAGS.output_dir, "abs_rel_curve.png"))
+  print(f"\nwrote {FLAGS.output_dir}/results.json and abs_rel_curve.png")
+
+
+if __name__ == "__main__":
+  app.run(main)
