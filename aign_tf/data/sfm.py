@@ -449,6 +449,103 @@ def generate_depth_memory(num_examples, height=HEIGHT, width=WIDTH, seed=1, work
   return np.stack([r[0] for r in results])
 
 
+# Snippets (short trajectories, for the ATE of Zhou et al. 2017) ---------------------------
+
+# The camera keeps this far from the side walls (boxes reach at most 0.9 into the corridor),
+# the floor and ceiling, and the end wall.
+_WALL_MARGIN = 1.0
+_FLOOR_MARGIN = 0.5
+_END_MARGIN = 2.0
+
+
+def next_pose(rng, pose, scene=None):
+  """The camera-to-world pose `[4, 4]` a moment after `pose`.
+
+  The motion has the statistics of `sample_poses` (its source -> target step), with the same
+  random draws in the same order: the Euler angles change by (U(-0.02, 0.02),
+  U(-0.05, 0.05), U(-0.01, 0.01)), then the camera moves by (U(-0.1, 0.1), U(-0.04, 0.04),
+  U(0.3, 1.0)) along the axes of its new orientation (mostly forward, a little drift). With
+  `scene`, the new position is clipped to stay 1 unit inside the side walls, 0.5 from floor
+  and ceiling and 2 before the end wall (the camera stops there).
+  """
+  pose = np.asarray(pose, np.float64)
+  angles = matrix_to_euler(pose[:3, :3])
+  step = np.array([rng.uniform(-0.1, 0.1), rng.uniform(-0.04, 0.04), rng.uniform(0.3, 1.0)])
+  angles = angles + np.array([rng.uniform(-0.02, 0.02), rng.uniform(-0.05, 0.05),
+                              rng.uniform(-0.01, 0.01)])
+  position = pose[:3, 3] + euler_to_matrix(angles) @ step
+  if scene is not None:
+    position = np.clip(
+        position,
+        [scene.left_x + _WALL_MARGIN, scene.ceiling_y + _FLOOR_MARGIN, -np.inf],
+        [scene.right_x - _WALL_MARGIN, scene.floor_y - _FLOOR_MARGIN,
+         max(pose[2, 3], scene.end_z - _END_MARGIN)])
+  return _pose(position, angles)
+
+
+def sample_trajectory(rng, scene, length):
+  """`length` consecutive camera-to-world poses `[length, 4, 4]` in `scene`: the first is
+  drawn like `sample_poses`' target, each next one by `next_pose`."""
+  position = np.array([rng.uniform(scene.left_x + 1.0, scene.right_x - 1.0),
+                       rng.uniform(-0.2, 0.2), rng.uniform(0.0, 4.0)])
+  angles = np.array([rng.uniform(-0.05, 0.05), rng.uniform(-0.2, 0.2), rng.uniform(-0.03, 0.03)])
+  poses = [_pose(position, angles)]
+  for _ in range(length - 1):
+    poses.append(next_pose(rng, poses[-1], scene))
+  return np.stack(poses)
+
+
+def _render_snippet(seed, index, length, height, width, texture, split):
+  """Snippet `index` of a snippet set: a function of (seed, index) only (see
+  `_render_pair`)."""
+  rng = np.random.default_rng([seed, index])
+  photos = photo_textures(split) if texture == "photos" else None
+  intrinsics = default_intrinsics(height, width)
+  scene = Scene(rng, texture, photos)
+  poses = sample_trajectory(rng, scene, length)
+  frames = [render_view(scene, pose, height, width, intrinsics)[0] for pose in poses]
+  return np.round(np.stack(frames) * 255).astype(np.uint8), poses
+
+
+def generate_snippets(num_snippets, length=5, height=HEIGHT, width=WIDTH, seed=0,
+                      texture="photos", split="test", workers=None):
+  """Procedural snippets: `length` consecutive frames of a camera moving down a corridor.
+
+  Consecutive frames move like the pairs of `generate_pairs` (`next_pose`); the frames of a
+  snippet share one scene. Zhou et al. 2017 evaluate egomotion on 5-frame snippets
+  (`aign_tf.tasks.sfm_metrics.ate_metrics`).
+
+  Args:
+    num_snippets: number of snippets (one scene each).
+    length: frames per snippet, >= 2.
+    height, width, seed, texture, split, workers: as `generate_pairs` (snippet i is a
+      function of (seed, i) alone).
+
+  Returns:
+    dict of NumPy arrays: "frames" `[N, L, H, W, 3]` uint8, "poses" `[N, L, 4, 4]` float64
+    camera-to-world, "intrinsics" `[N, 4]` float32.
+
+  Raises:
+    errors.ConfigError: `length` < 2 or an unknown texture.
+  """
+  if length < 2:
+    raise errors.ConfigError(f"generate_snippets: length must be >= 2, got {length}")
+  if texture not in ("procedural", "photos"):
+    raise errors.ConfigError(f"texture must be 'procedural' or 'photos', got {texture!r}")
+  if texture == "photos":
+    photo_textures(split)  # Fails early (and clearly) without scikit-image.
+  results = _render_all(f"ray-casting {split} snippets", _render_snippet, num_snippets,
+                        (seed, length, height, width, texture, split), workers)
+  if results:
+    frames = np.stack([r[0] for r in results])
+    poses = np.stack([r[1] for r in results])
+  else:
+    frames = np.zeros((0, length, height, width, 3), np.uint8)
+    poses = np.zeros((0, length, 4, 4))
+  return {"frames": frames, "poses": poses,
+          "intrinsics": np.tile(default_intrinsics(height, width)[None], (num_snippets, 1))}
+
+
 # Real formats ----------------------------------------------------------------------------
 
 def _read_image(path):

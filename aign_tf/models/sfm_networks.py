@@ -13,7 +13,10 @@ so a translation that starts too small pins the depth at min_depth, where the wa
 depends on it. With `mean_depth` the disparity map is divided by its mean (times
 `mean_depth`): the harmonic mean of the depth is then always `mean_depth`, the scale lives in
 the translation alone, and the depth can no longer collapse onto a bound of its range
-(Wang et al. 2018). H and W must be divisible by 2^num_levels.
+(Wang et al. 2018). The disparity is then exp(4 tanh(x / 4)) rather than a sigmoid: a
+sigmoid output whose inputs drift far from 0 stops passing gradients (seen here: every
+pixel pinned at one bound within a few hundred steps), and min_depth / max_depth do not
+apply. H and W must be divisible by 2^num_levels.
 
 Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, then a dense
 layer on the flattened features, so the input size is fixed at the first call). It first maps depth to
@@ -25,7 +28,12 @@ import gin
 import tensorflow as tf
 import tf_keras as keras
 
+from aign_tf.models import direct_pose
 from aign_tf.models import layers
+
+# Keys of a dict observation (the frames alone are also accepted without the direct solver).
+FRAMES = "frames"
+INTRINSICS = "intrinsics"
 
 
 def _conv(filters, kernel=3, strides=1, activation="relu"):
@@ -39,7 +47,9 @@ class DepthEgomotionNet(keras.Model):
 
   def __init__(self, base_filters=16, num_levels=4, min_depth=0.5, max_depth=100.0,
                pose_scale=0.01, translation_scale=None, separate_pose_net=False,
-               mean_depth=None, name="depth_egomotion_net", **kwargs):
+               mean_depth=None, pose_solver="network", solver_downsample=2,
+               solver_schedule=direct_pose.DEFAULT_SCHEDULE, solver_gradients=False,
+               name="depth_egomotion_net", **kwargs):
     super().__init__(name=name, **kwargs)
     if not 0 < min_depth < max_depth:
       raise ValueError(f"DepthEgomotionNet needs 0 < min_depth < max_depth, got "
@@ -49,6 +59,13 @@ class DepthEgomotionNet(keras.Model):
     self.max_disparity = 1.0 / float(min_depth)
     self.pose_scale = float(pose_scale)
     self.mean_depth = float(mean_depth) if mean_depth else None
+    if pose_solver not in ("network", "direct"):
+      raise ValueError(f"DepthEgomotionNet.pose_solver must be 'network' or 'direct', got "
+                       f"{pose_solver!r}")
+    self.pose_solver = pose_solver
+    self.solver_downsample = int(solver_downsample)
+    self.solver_schedule = tuple(float(s) for s in solver_schedule)
+    self.solver_gradients = bool(solver_gradients)
     self.translation_scale = float(pose_scale if translation_scale is None
                                    else translation_scale)
     filters = [base_filters * 2 ** i for i in range(self.num_levels)]
@@ -59,16 +76,24 @@ class DepthEgomotionNet(keras.Model):
     self.upsample = keras.layers.UpSampling2D(2, interpolation="bilinear")
     self.disparity = _conv(1, 3, activation=None)
     self.separate_pose_net = bool(separate_pose_net)
-    if self.separate_pose_net:
+    if pose_solver == "direct":
+      self.pose_convs, self.pose = [], None
+    elif self.separate_pose_net:
       # Its own strided encoder on the frame pair (as SfMLearner's pose network): motion
       # features need not compete with depth features for the shared encoder.
       self.pose_convs = [_conv(min(base_filters * 2 ** i, 128), 3, 2)
                          for i in range(self.num_levels + 1)]
     else:
       self.pose_convs = [_conv(filters[-1], 3, 1), _conv(filters[-1], 3, 1)]
-    self.pose = keras.layers.Dense(6)
+    if pose_solver != "direct":
+      self.pose = keras.layers.Dense(6)
 
-  def call(self, frames, training=False):
+  def call(self, observation, training=False):
+    if isinstance(observation, dict):
+      frames = observation[FRAMES]
+      intrinsics = observation.get(INTRINSICS)
+    else:
+      frames, intrinsics = observation, None
     shape = frames.shape
     factor = 2 ** self.num_levels
     if shape[1] is not None and (shape[1] % factor or shape[2] % factor):
@@ -84,8 +109,14 @@ class DepthEgomotionNet(keras.Model):
     for (up, conv), skip in zip(self.up + [self.up_last], reversed(skips[:-1])):
       x = self.upsample(x)
       x = conv(tf.concat([up(x), skip], axis=-1))
-    disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
-        self.disparity(x))
+    raw = self.disparity(x)
+    if self.mean_depth:
+      # Log-disparity, softly bounded to e^+-4 (tanh), so no pixel can saturate and stop
+      # learning the way a sigmoid output does; the normalisation below sets the scale.
+      disparity = tf.exp(4.0 * tf.tanh(raw / 4.0))
+    else:
+      disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
+          raw)
     if self.mean_depth:
       # Fix the scale view synthesis cannot see: disparity / its mean (Wang et al. 2018),
       # so the depth cannot drift to a bound of its range and die there; the translation
@@ -93,6 +124,11 @@ class DepthEgomotionNet(keras.Model):
       disparity = disparity / (self.mean_depth * tf.reduce_mean(
           disparity, axis=[1, 2, 3], keepdims=True))
     depth = 1.0 / disparity
+    if self.pose_solver == "direct":
+      if intrinsics is None:
+        raise ValueError("DepthEgomotionNet(pose_solver='direct') needs the observation "
+                         "{'frames': [B, H, W, 6], 'intrinsics': [B, 4]}")
+      return {"depth": depth, "egomotion": self._solve_pose(frames, depth, intrinsics)}
     y = frames if self.separate_pose_net else bottleneck
     for conv in self.pose_convs:
       y = conv(y)
@@ -100,6 +136,24 @@ class DepthEgomotionNet(keras.Model):
     egomotion = tf.concat([self.translation_scale * egomotion[:, :3],
                            self.pose_scale * egomotion[:, 3:]], axis=-1)
     return {"depth": depth, "egomotion": egomotion}
+
+  def _solve_pose(self, frames, depth, intrinsics):
+    """Egomotion by direct Gauss-Newton (`direct_pose`), at 1 / `solver_downsample` of the
+    resolution; without `solver_gradients` it is a constant for the optimiser (the depth
+    still learns through the renderer's warp)."""
+    factor = self.solver_downsample
+    intrinsics = tf.cast(intrinsics, frames.dtype)
+    if factor > 1:
+      frames = tf.nn.avg_pool2d(frames, factor, factor, "VALID")
+      depth = 1.0 / tf.nn.avg_pool2d(1.0 / depth, factor, factor, "VALID")
+      intrinsics = tf.concat([intrinsics[:, :2] / factor,
+                              (intrinsics[:, 2:] + 0.5) / factor - 0.5], axis=-1)
+    if not self.solver_gradients:
+      depth = tf.stop_gradient(depth)
+      frames = tf.stop_gradient(frames)
+    egomotion = direct_pose.solve_egomotion(frames[..., :3], frames[..., 3:], depth,
+                                            intrinsics, schedule=self.solver_schedule)
+    return egomotion if self.solver_gradients else tf.stop_gradient(egomotion)
 
 
 def normalize_depth(depth, eps=1e-6):

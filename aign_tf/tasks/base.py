@@ -26,6 +26,15 @@ class Task:
     """Per-example metrics, a dict name -> `[B]` NumPy array (averaged over a split)."""
     return {}
 
+  def extra_metrics(self, generator, split):
+    """Metrics that need more than one batch's pairs (e.g. trajectory errors over several
+    consecutive frames), computed once per evaluation of `split` by
+    `aign_tf.train.evaluation.evaluate` (not by the trainer's periodic evaluations, which
+    stay cheap). Runs `generator` (in inference mode) on the task's own data; returns a dict
+    name -> float, merged into the report's metrics. Empty by default."""
+    del generator, split
+    return {}
+
   def images(self, batch, prediction):
     """Pictures worth looking at: dict name -> uint8 image `[H, W, 3]` (written as PNG
     and to TensorBoard). Empty by default."""

@@ -7,7 +7,8 @@ G without labels. The discriminator compares predicted depth maps (scale-normali
 unpaired memory of real depth maps from other scenes.
 
 Batch layout (keys from `aign_tf.data.keys`):
-  observation            `[B, H, W, 6]` float in [0, 1]: target RGB then source RGB.
+  observation            {"frames": `[B, H, W, 6]` float in [0, 1], target RGB then source
+                         RGB; "intrinsics": `[B, 4]`} (the direct pose solver needs them).
   context                {"source": `[B, H, W, 3]` source frame, "intrinsics": `[B, 4]`
                          (f_x, f_y, c_x, c_y) pixels}.
   reconstruction_target  `[B, H, W, 3]` the target frame.
@@ -37,8 +38,10 @@ from aign_tf.data import kitti
 from aign_tf.data import pipeline
 from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
+from aign_tf.models import sfm_networks
 from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import base
+from aign_tf.tasks import sfm_metrics
 from aign_tf.train import files
 from aign_tf.train import summaries
 
@@ -60,8 +63,8 @@ def edge_aware_smoothness(prediction, batch):
   disparity = disparity / (tf.reduce_mean(disparity, axis=[1, 2, 3], keepdims=True) + 1e-7)
   if keys.RECONSTRUCTION_TARGET in batch:
     image = tf.convert_to_tensor(batch[keys.RECONSTRUCTION_TARGET])[..., :3]
-  else:  # The target frame is the first 3 channels of the observation.
-    image = tf.convert_to_tensor(batch[keys.OBSERVATION])[..., :3]
+  else:  # The target frame is the first 3 channels of the observation's frames.
+    image = tf.convert_to_tensor(batch[keys.OBSERVATION][sfm_networks.FRAMES])[..., :3]
   dx = tf.abs(disparity[:, :, 1:] - disparity[:, :, :-1])
   dy = tf.abs(disparity[:, 1:] - disparity[:, :-1])
   wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))
@@ -201,7 +204,8 @@ class SfmTask(base.Task):
   pairs textured with other photos (`texture="photos"`; or "procedural" value noise), and
   `num_memory` depth maps of yet other scenes. They are ray-cast once per machine and kept
   in `cache_dir` (default `$AIGN_TF_CACHE/sfm/procedural`, `~/.cache/aign_tf/samples/...`
-  without it; None keeps nothing on disk).
+  without it; None keeps nothing on disk). `num_snippets` 5-frame test snippets (0: none)
+  give the ATE of Zhou et al. 2017 in `tools/evaluate.py` (`extra_metrics`).
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
   (exactly round(fraction * num_train) pairs, chosen by the seed); `labelled_only` trains
   on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
@@ -214,7 +218,8 @@ class SfmTask(base.Task):
                texture="photos", paired_fraction=0.0, memory_file=None, poses_file=None,
                eval_fraction=0.1, num_images=4, cache_dir="", blur_levels=0,
                labelled_only=False, eigen_list=None,
-               intrinsics=None, fov_degrees=None, crop=None, frame_step=1):
+               intrinsics=None, fov_degrees=None, crop=None, frame_step=1,
+               num_snippets=32):
     if source not in _SOURCES:
       raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
     if source != "procedural" and not data_dir:
@@ -250,6 +255,7 @@ class SfmTask(base.Task):
                                      if source == "kitti_eigen" else None)
     self.intrinsics, self.fov_degrees, self.crop = intrinsics, fov_degrees, crop
     self.frame_step = frame_step
+    self.num_snippets = int(num_snippets)
     self.cache_dir = (os.path.join(samples.default_cache_dir(), "sfm", "procedural")
                       if cache_dir == "" else cache_dir)
     self.blur_levels = int(blur_levels)
@@ -365,7 +371,8 @@ class SfmTask(base.Task):
     """
     target = tf.cast(examples["target_frame"], tf.float32) / 255.0
     source = tf.cast(examples["source_frame"], tf.float32) / 255.0
-    observation = tf.concat([target, source], axis=-1)
+    observation = {sfm_networks.FRAMES: tf.concat([target, source], axis=-1),
+                   sfm_networks.INTRINSICS: tf.cast(examples["intrinsics"], tf.float32)}
     if self.blur_levels:
       target = tf.concat([target] + [gaussian_blur(target, 2.0 ** k)
                                      for k in range(self.blur_levels)], axis=-1)
@@ -422,8 +429,46 @@ class SfmTask(base.Task):
       out.update(egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
     return out
 
+  SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
+
+  def _snippets(self):
+    """The procedural ATE snippets (`sfm_data.generate_snippets`): test photos, their own
+    seed (scenes unlike the training, memory and evaluation-pair ones), cached on disk."""
+    size = f"{self.height}x{self.width}"
+    return self._cached(("snippets",), lambda: sfm_data.generate_snippets(
+        self.num_snippets, self.SNIPPET_LENGTH, self.height, self.width, seed=20_000,
+        texture=self.texture, split="test"),
+        f"{_VERSION}_snippets{self.SNIPPET_LENGTH}_{self.texture}_{size}_{self.num_snippets}")
+
+  def extra_metrics(self, generator, split, batch_size=32):
+    """ATE on `num_snippets` 5-frame snippets (Zhou et al. 2017, `sfm_metrics.ate_metrics`):
+    {"ate_mean", "ate_std"}, in scene units after the least-squares scale per snippet.
+
+    Each snippet's consecutive frames make the pairs (target frame i, source frame i - 1),
+    fed to `generator` in the layout of `_to_batch`; the predicted egomotions are chained
+    into a trajectory. Procedural source and the "eval" split only (the snippets use the
+    test photos); {} otherwise or with `num_snippets` = 0.
+    """
+    if self.source != "procedural" or split != "eval" or self.num_snippets <= 0:
+      return {}
+    snippets = self._snippets()
+    frames = snippets["frames"]
+    count, length = frames.shape[:2]
+    pairs = {"target_frame": frames[:, 1:].reshape((-1,) + frames.shape[2:]),
+             "source_frame": frames[:, :-1].reshape((-1,) + frames.shape[2:]),
+             "intrinsics": np.repeat(snippets["intrinsics"].astype(np.float32), length - 1,
+                                     axis=0)}
+    predicted = []
+    for start in range(0, len(pairs["target_frame"]), batch_size):
+      batch = self._to_batch({k: v[start:start + batch_size] for k, v in pairs.items()})
+      prediction = generator(batch[keys.OBSERVATION], training=False)
+      predicted.append(np.asarray(prediction["egomotion"], np.float64))
+    predicted = np.concatenate(predicted).reshape(count, length - 1, 6)
+    ate = sfm_metrics.ate_metrics(snippets["poses"], predicted)
+    return {"ate_mean": ate["ate_mean"], "ate_std": ate["ate_std"]}
+
   def images(self, batch, prediction):
-    count = min(self.num_images, len(batch[keys.OBSERVATION]))
+    count = min(self.num_images, len(batch[keys.OBSERVATION][sfm_networks.FRAMES]))
     context = batch[keys.CONTEXT]
     warped, valid, _ = view_synthesis.warp(
         context[view_synthesis.SOURCE][:count], prediction["depth"][:count],
@@ -431,7 +476,7 @@ class SfmTask(base.Task):
     warped = np.asarray(warped) * np.asarray(valid)
     rows = []
     for i in range(count):
-      frames = batch[keys.OBSERVATION][i]
+      frames = batch[keys.OBSERVATION][sfm_networks.FRAMES][i]
       row = [frames[..., :3], frames[..., 3:], depth_to_colour(prediction["depth"][i])]
       if keys.TARGET in batch:
         row.append(depth_to_colour(batch[keys.TARGET][i]))

@@ -47,10 +47,13 @@ def restore(model_dir, extra_bindings=(), expect_partial=True):
 
 def evaluate(model_dir, split="eval", num_batches=None, batch_size=None, output_json=None,
              extra_bindings=()):
-  """Runs the task's metrics on a split; returns (and optionally writes) a report dict."""
+  """Runs the task's metrics on a split, plus its `extra_metrics` (metrics over more than
+  one batch, e.g. sfm's snippet ATE); returns (and optionally writes) a report dict."""
   task, model, step = restore(model_dir, extra_bindings)
   dataset = task.eval_dataset(batch_size or config.resolve("train.batch_size"), split=split)
   metrics, count, _, _ = trainer.evaluate_model(model, task, dataset, num_batches)
+  # Whole-split metrics (e.g. sfm's snippet ATE): here only, not in training evaluations.
+  metrics.update(task.extra_metrics(model.generator, split))
   report = {"task": task.name, "split": split, "step": step, "num_examples": count,
             "metrics": metrics}
   if output_json:

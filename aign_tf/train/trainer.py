@@ -171,7 +171,7 @@ def evaluate_model(model, task, dataset, num_batches=None, eval_fn=None):
     batch_np, prediction_np = _numpy_tree(batch), _numpy_tree(prediction)
     values = {name: np.asarray(v) for name, v in losses.items()}
     values.update(task.metrics(batch_np, prediction_np))
-    size = len(np.asarray(batch_np[keys.OBSERVATION]))
+    size = len(np.asarray(tf.nest.flatten(batch_np[keys.OBSERVATION])[0]))
     for name, value in values.items():
       value = np.asarray(value, np.float64)
       totals[name] = totals.get(name, 0.0) + (value.sum() if value.ndim else value * size)

@@ -65,14 +65,16 @@ class KittiEigenSourceTest(testing.TestCase):
     task = sfm.SfmTask(source="kitti_eigen", data_dir=self.root, height=16, width=32,
                        memory_file=os.path.join(self.root, "memory.npy"))
     batch = next(iter(task.train_dataset(3)))
-    self.assertEqual(batch[keys.OBSERVATION].shape, (3, 16, 32, 6))
+    self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (3, 16, 32, 6))
     self.assertNotIn(keys.TARGET, batch)
     # Only the training drive's frames (values 100 .. 130) are seen in training.
-    self.assertGreaterEqual(float(tf.reduce_min(batch[keys.OBSERVATION])), 99.0 / 255.0)
-    eval_batch = {k: (np.asarray(v) if k != keys.CONTEXT else v)
+    self.assertGreaterEqual(float(tf.reduce_min(batch[keys.OBSERVATION]["frames"])),
+                            99.0 / 255.0)
+    eval_batch = {k: (np.asarray(v) if k not in (keys.CONTEXT, keys.OBSERVATION) else v)
                   for k, v in next(iter(task.eval_dataset(4))).items()}
     self.assertEqual(eval_batch[keys.TARGET].shape, (1, 16, 32, 1))
-    self.assertAllClose(eval_batch[keys.OBSERVATION][0, 0, 0], [20 / 255] * 3 + [10 / 255] * 3)
+    self.assertAllClose(eval_batch[keys.OBSERVATION]["frames"][0, 0, 0],
+                        [20 / 255] * 3 + [10 / 255] * 3)
     depth = eval_batch[keys.TARGET][0, ..., 0]
     self.assertEqual(np.count_nonzero(depth), len(self.scan_pixels))
     self.assertAllClose(sorted(depth[depth > 0]), sorted(p[2] for p in self.scan_pixels),
@@ -106,10 +108,10 @@ class FramesSourceTest(testing.TestCase):
                        fov_degrees=90.0, eval_fraction=0.34, num_memory=2,
                        memory_file=self._memory())
     batch = next(iter(task.train_dataset(2)))
-    self.assertEqual(batch[keys.OBSERVATION].shape, (2, 16, 32, 6))
+    self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (2, 16, 32, 6))
     eval_batch = next(iter(task.eval_dataset(4)))
-    self.assertEqual(eval_batch[keys.OBSERVATION].shape[0], 1)  # The last of 3 pairs.
-    self.assertAllClose(eval_batch[keys.OBSERVATION][0, 0, 0], [60 / 255] * 3 + [40 / 255] * 3,
+    self.assertEqual(eval_batch[keys.OBSERVATION]["frames"].shape[0], 1)  # The last of 3 pairs.
+    self.assertAllClose(eval_batch[keys.OBSERVATION]["frames"][0, 0, 0], [60 / 255] * 3 + [40 / 255] * 3,
                         atol=2 / 255)
     # f = 20 px in the 40-pixel-wide frames (90 degrees), times 32 / 40.
     self.assertAllClose(eval_batch[keys.CONTEXT]["intrinsics"][0],

@@ -26,16 +26,17 @@ class SfmTaskDataTest(testing.TestCase):
   def test_train_batch_layout(self):
     task = _tiny_task(paired_fraction=0.5)
     batch = next(iter(task.train_dataset(3, seed=1)))
-    self.assertEqual(batch[keys.OBSERVATION].shape, (3, 16, 48, 6))
-    self.assertEqual(batch[keys.OBSERVATION].dtype, tf.float32)
+    self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (3, 16, 48, 6))
+    self.assertEqual(batch[keys.OBSERVATION]["frames"].dtype, tf.float32)
     self.assertEqual(batch[keys.RECONSTRUCTION_TARGET].shape, (3, 16, 48, 3))
-    self.assertAllClose(batch[keys.OBSERVATION][..., :3], batch[keys.RECONSTRUCTION_TARGET])
-    self.assertAllClose(batch[keys.OBSERVATION][..., 3:], batch[keys.CONTEXT]["source"])
+    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., :3], batch[keys.RECONSTRUCTION_TARGET])
+    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., 3:], batch[keys.CONTEXT]["source"])
     self.assertEqual(batch[keys.CONTEXT]["intrinsics"].shape, (3, 4))
+    self.assertAllEqual(batch[keys.OBSERVATION]["intrinsics"], batch[keys.CONTEXT]["intrinsics"])
     self.assertEqual(batch[keys.TARGET].shape, (3, 16, 48, 1))
     self.assertEqual(batch[keys.TARGET_MASK].shape, (3,))
     self.assertEqual(batch[keys.MEMORY].shape, (3, 16, 48, 1))
-    self.assertBetween(float(tf.reduce_max(batch[keys.OBSERVATION])), 0.0, 1.0)
+    self.assertBetween(float(tf.reduce_max(batch[keys.OBSERVATION]["frames"])), 0.0, 1.0)
 
   def test_paired_fraction_is_exact_and_labelled_only(self):
     task = _tiny_task(num_train=10, paired_fraction=0.3)
@@ -55,7 +56,7 @@ class SfmTaskDataTest(testing.TestCase):
     source = batch[keys.CONTEXT]["source"]
     self.assertEqual(target.shape, (2, 16, 48, 9))
     self.assertEqual(source.shape, (2, 16, 48, 9))
-    self.assertAllClose(target[..., :3], batch[keys.OBSERVATION][..., :3])
+    self.assertAllClose(target[..., :3], batch[keys.OBSERVATION]["frames"][..., :3])
     # Blurring keeps the mean and lowers the variation, more for the wider blur.
     variation = [float(tf.reduce_mean(tf.abs(target[:, :, 1:, c:c + 3] -
                                              target[:, :, :-1, c:c + 3])))
@@ -215,11 +216,11 @@ class SfmRealDataTest(testing.TestCase):
     task = sfm.SfmTask(source="sfmlearner", data_dir=root, height=16, width=48,
                        num_memory=4)
     batch = next(iter(task.train_dataset(2)))
-    self.assertEqual(batch[keys.OBSERVATION].shape, (2, 16, 48, 6))
+    self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (2, 16, 48, 6))
     self.assertNotIn(keys.TARGET, batch)
     self.assertEqual(batch[keys.MEMORY].shape, (2, 16, 48, 1))
     eval_batch = next(iter(task.eval_dataset(2)))
-    self.assertEqual(eval_batch[keys.OBSERVATION].shape[0], 1)
+    self.assertEqual(eval_batch[keys.OBSERVATION]["frames"].shape[0], 1)
     self.assertEqual(task.metrics({k: np.asarray(v) for k, v in eval_batch.items()
                                    if k != keys.CONTEXT}, {}), {})
 
@@ -243,7 +244,7 @@ class SfmRealDataTest(testing.TestCase):
     batch = next(iter(task.train_dataset(2)))
     self.assertAllClose(batch[keys.MEMORY], np.full((2, 16, 48, 1), 4.0))
     eval_batch = next(iter(task.eval_dataset(4)))
-    self.assertEqual(eval_batch[keys.OBSERVATION].shape[0], 1)     # the last of 4 pairs
+    self.assertEqual(eval_batch[keys.OBSERVATION]["frames"].shape[0], 1)     # the last of 4 pairs
     self.assertAllClose(eval_batch[sfm.EGOMOTION], [[0.0, 0.0, 0.5, 0.0, 0.0, 0.0]])
     self.assertAllClose(eval_batch[keys.CONTEXT]["intrinsics"][0],
                         [35.0, 35.0, 23.5, 7.5])
