@@ -7,8 +7,9 @@ including start-up and, with --cold_cache, ray-casting the procedural scenes), t
 training). Prints
 
   * the final table (mean +- std over seeds): abs_rel, sq_rel, rmse, log_rmse, delta<1.25
-    (per-image median scaling), egomotion translation error (per-pair scale aligned) and
-    rotation error in degrees, and the minutes each run took;
+    (per-image median scaling), egomotion translation error (per-pair scale aligned),
+    rotation error in degrees and ATE on 5-frame snippets (scale aligned), and the minutes
+    each run took;
   * the same metrics for trivial predictors (constant depth, the mean depth map of the
     memory, straight-ahead motion) on the same scenes;
   * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
@@ -37,7 +38,7 @@ from absl import flags
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ("sfm", "sfm_photometric_only", "sfm_paired_only", "sfm_aign_paired")
 COLUMNS = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
-           "rotation_error_deg")
+           "rotation_error_deg", "ate_mean")
 
 flags.DEFINE_list("variants", list(VARIANTS), "gin files (without .gin) under gin/.")
 flags.DEFINE_list("seeds", ["0"], "Training seeds.")

@@ -44,8 +44,13 @@ def _skew(v):
                    tf.stack([-y, x, zero], -1)], -2)
 
 
-def _gaussian_blur(images, sigma):
+def gaussian_blur(images, sigma):
+  """Separable Gaussian blur (sigma in pixels, symmetric padding) of `[B, H, W, C]`."""
   radius = max(1, int(round(2.5 * sigma)))
+  # Symmetric padding cannot exceed the image: small images get a truncated kernel.
+  sizes = [d for d in images.shape[1:3] if d is not None]
+  if sizes:
+    radius = max(1, min([radius] + [d - 1 for d in sizes]))
   x = tf.range(-radius, radius + 1, dtype=images.dtype)
   kernel = tf.exp(-0.5 * tf.square(x / sigma))
   kernel = kernel / tf.reduce_sum(kernel)
@@ -114,7 +119,7 @@ def solve_egomotion(target, source, depth, intrinsics, initial=None,
     eye = tf.eye(6, batch_shape=[batch], dtype=dtype)
     for sigma in schedule:
       if sigma:
-        target_s, source_s = _gaussian_blur(target, sigma), _gaussian_blur(source, sigma)
+        target_s, source_s = gaussian_blur(target, sigma), gaussian_blur(source, sigma)
       else:
         target_s, source_s = target, source
       dx, dy = _gradients(source_s)

@@ -1,27 +1,37 @@
 """Networks of the structure-from-motion task: a depth + egomotion generator and a depth
 discriminator (AIGN, Tung et al. 2017, Sec. 3.3).
 
-Generator: frames `[B, H, W, 2C]` (target and source concatenated on channels, floats in
-[0, 1]) -> {"depth": `[B, H, W, 1]` > 0, "egomotion": `[B, 6]`}. A small U-Net predicts
-disparity through a sigmoid, d = d_min + (d_max - d_min) sigmoid(x), and depth = 1 / d, so
-depth stays in [1 / d_max, 1 / d_min] (after Zhou et al. 2017). The egomotion head pools the
-bottleneck and regresses 6 numbers: the rotation multiplied by `pose_scale` (small
-rotations at initialisation, so early warps stay close to the identity), the translation by
-`translation_scale` (default `pose_scale`). The translation scale matters more than it seems:
-view synthesis only constrains depth / |t|, and depth is bounded to [min_depth, max_depth],
-so a translation that starts too small pins the depth at min_depth, where the warp no longer
-depends on it. With `mean_depth` the disparity map is divided by its mean (times
-`mean_depth`): the harmonic mean of the depth is then always `mean_depth`, the scale lives in
-the translation alone, and the depth can no longer collapse onto a bound of its range
-(Wang et al. 2018). The disparity is then exp(4 tanh(x / 4)) rather than a sigmoid: a
-sigmoid output whose inputs drift far from 0 stops passing gradients (seen here: every
-pixel pinned at one bound within a few hundred steps), and min_depth / max_depth do not
-apply. H and W must be divisible by 2^num_levels.
+Generator: an observation {"frames": `[B, H, W, 6]` (target then source RGB, floats in
+[0, 1]), "intrinsics": `[B, 4]`} (or the frames tensor alone, without the direct solver) ->
+{"depth": `[B, H, W, 1]` > 0, "egomotion": `[B, 6]`}. H and W must be divisible by
+2^num_levels.
+
+Depth: a small U-Net sees both frames. Two output forms:
+- `mean_depth` unset: disparity d = d_min + (d_max - d_min) sigmoid(x), depth = 1 / d in
+  [min_depth, max_depth] (Zhou et al. 2017).
+- `mean_depth` set (the default configuration): d = exp(4 tanh(x / 4)) divided by
+  `mean_depth` times its per-image mean, so the harmonic mean of each depth map is
+  `mean_depth`. View synthesis only sees depth / |t|; fixing the depth's scale moves it into
+  the translation, and the depth can no longer drift onto a bound of its range (Wang et al.
+  2018). A sigmoid output pinned every pixel at one bound within a few hundred steps here,
+  where it stopped passing gradients; exp(tanh) has no such bound in practice.
+
+Egomotion, `pose_solver`:
+- "network": a head regresses 6 numbers from the pooled bottleneck (or, with
+  `separate_pose_net`, from its own strided encoder on the frames); rotation times
+  `pose_scale`, translation times `translation_scale`. Learned from scratch on 2 CPU cores
+  it predicted the mean motion of the data for thousands of steps, even given the true
+  depth.
+- "direct" (the default configuration): solved, not regressed: Gauss-Newton on the
+  photometric error given the predicted depth (`direct_pose.solve_egomotion`, as the DDVO
+  module of Wang et al. 2018), at 1 / `solver_downsample` resolution, coarse to fine over
+  `solver_schedule`. With `solver_gradients=False` the motion is a constant for the
+  optimiser and the depth learns through the renderer's warp alone. No trainable weights.
 
 Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, then a dense
-layer on the flattened features, so the input size is fixed at the first call). It first maps depth to
-log(depth) - mean(log depth) per example, so a global rescaling of the depth (which view
-synthesis cannot observe) does not change its input: it judges shape, not scale.
+layer on the flattened features, so the input size is fixed at the first call). It first
+maps depth to log(depth) - mean(log depth) per example, so a global rescaling of the depth
+(which view synthesis cannot observe) does not change its input: it judges shape, not scale.
 """
 
 import gin

@@ -38,6 +38,7 @@ from aign_tf.data import kitti
 from aign_tf.data import pipeline
 from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
+from aign_tf.models import direct_pose
 from aign_tf.models import sfm_networks
 from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import base
@@ -70,20 +71,6 @@ def edge_aware_smoothness(prediction, batch):
   wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))
   wy = tf.exp(-tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), -1, keepdims=True))
   return (tf.reduce_mean(dx * wx, axis=[1, 2, 3]) + tf.reduce_mean(dy * wy, axis=[1, 2, 3]))
-
-
-def gaussian_blur(images, sigma):
-  """Separable Gaussian blur of `[B, H, W, C]` images (reflect-padded), same shape."""
-  radius = max(1, int(round(2.5 * sigma)))
-  x = tf.range(-radius, radius + 1, dtype=tf.float32)
-  kernel = tf.exp(-0.5 * tf.square(x / sigma))
-  kernel = kernel / tf.reduce_sum(kernel)
-  channels = images.shape[-1]
-  padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
-  rows = tf.tile(kernel[:, None, None, None], [1, 1, channels, 1])
-  columns = tf.tile(kernel[None, :, None, None], [1, 1, channels, 1])
-  blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
-  return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
 
 
 @gin.configurable(module="objectives")
@@ -374,9 +361,9 @@ class SfmTask(base.Task):
     observation = {sfm_networks.FRAMES: tf.concat([target, source], axis=-1),
                    sfm_networks.INTRINSICS: tf.cast(examples["intrinsics"], tf.float32)}
     if self.blur_levels:
-      target = tf.concat([target] + [gaussian_blur(target, 2.0 ** k)
+      target = tf.concat([target] + [direct_pose.gaussian_blur(target, 2.0 ** k)
                                      for k in range(self.blur_levels)], axis=-1)
-      source = tf.concat([source] + [gaussian_blur(source, 2.0 ** k)
+      source = tf.concat([source] + [direct_pose.gaussian_blur(source, 2.0 ** k)
                                      for k in range(self.blur_levels)], axis=-1)
     batch = {keys.OBSERVATION: observation,
              keys.CONTEXT: {view_synthesis.SOURCE: source,

@@ -111,7 +111,8 @@ class FramesSourceTest(testing.TestCase):
     self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (2, 16, 32, 6))
     eval_batch = next(iter(task.eval_dataset(4)))
     self.assertEqual(eval_batch[keys.OBSERVATION]["frames"].shape[0], 1)  # The last of 3 pairs.
-    self.assertAllClose(eval_batch[keys.OBSERVATION]["frames"][0, 0, 0], [60 / 255] * 3 + [40 / 255] * 3,
+    self.assertAllClose(eval_batch[keys.OBSERVATION]["frames"][0, 0, 0],
+                        [60 / 255] * 3 + [40 / 255] * 3,
                         atol=2 / 255)
     # f = 20 px in the 40-pixel-wide frames (90 degrees), times 32 / 40.
     self.assertAllClose(eval_batch[keys.CONTEXT]["intrinsics"][0],

@@ -29,10 +29,13 @@ class SfmTaskDataTest(testing.TestCase):
     self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (3, 16, 48, 6))
     self.assertEqual(batch[keys.OBSERVATION]["frames"].dtype, tf.float32)
     self.assertEqual(batch[keys.RECONSTRUCTION_TARGET].shape, (3, 16, 48, 3))
-    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., :3], batch[keys.RECONSTRUCTION_TARGET])
-    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., 3:], batch[keys.CONTEXT]["source"])
+    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., :3],
+                        batch[keys.RECONSTRUCTION_TARGET])
+    self.assertAllClose(batch[keys.OBSERVATION]["frames"][..., 3:],
+                        batch[keys.CONTEXT]["source"])
     self.assertEqual(batch[keys.CONTEXT]["intrinsics"].shape, (3, 4))
-    self.assertAllEqual(batch[keys.OBSERVATION]["intrinsics"], batch[keys.CONTEXT]["intrinsics"])
+    self.assertAllEqual(batch[keys.OBSERVATION]["intrinsics"],
+                        batch[keys.CONTEXT]["intrinsics"])
     self.assertEqual(batch[keys.TARGET].shape, (3, 16, 48, 1))
     self.assertEqual(batch[keys.TARGET_MASK].shape, (3,))
     self.assertEqual(batch[keys.MEMORY].shape, (3, 16, 48, 1))
