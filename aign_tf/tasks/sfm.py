@@ -48,7 +48,7 @@ from aign_tf.train import summaries
 
 EGOMOTION = "egomotion"
 # Bumped whenever the procedural generator changes, so stale cache files are not used.
-_VERSION = "v2"
+_VERSION = "v3"
 _SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
 
 
@@ -194,8 +194,8 @@ class SfmTask(base.Task):
   without it; None keeps nothing on disk). `num_snippets` 5-frame test snippets (0: none)
   give the ATE of Zhou et al. 2017 in `tools/evaluate.py` (`extra_metrics`).
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
-  (exactly round(fraction * num_train) pairs, chosen by the seed); `labelled_only` trains
-  on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
+  (exactly round(fraction * num_train) pairs, at least 1, chosen by the seed);
+  `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
   """
 
   name = "sfm"
@@ -377,10 +377,13 @@ class SfmTask(base.Task):
   def train_dataset(self, batch_size, seed=0):
     pairs = self._pairs("train", seed)
     count = len(pairs["target_frame"])
-    # Exactly round(paired_fraction * count) labelled pairs, chosen by the seed.
+    # Exactly round(paired_fraction * count) labelled pairs (at least one if the fraction
+    # is positive), chosen by the seed.
+    labelled = int(round(self.paired_fraction * count))
+    if self.paired_fraction > 0:
+      labelled = max(1, labelled)
     mask = np.zeros(count, np.float32)
-    mask[np.random.default_rng(seed + 2).permutation(count)[
-        :int(round(self.paired_fraction * count))]] = 1.0
+    mask[np.random.default_rng(seed + 2).permutation(count)[:labelled]] = 1.0
     examples = self._examples(pairs, mask)
     examples.pop(EGOMOTION, None)
     if self.labelled_only:
