@@ -8,6 +8,8 @@ For every gin file given (default: all task files under gin/), measures in one p
   - the same update computed the usual two-pass way (D with its own generator forward pass),
     to show what sharing the forward pass saves;
   - the input pipeline alone (examples/s it delivers);
+  - the cached full step of the same model built under a mixed-precision policy
+    (`--compare_mixed`, default mixed_bfloat16) and under XLA (`--compare_jit`);
   - FLOPs per step counted by TF's graph profiler (float_ops of the traced step), hence the
     achieved GFLOP/s, and the fp32 matmul peak (1024^3 and 2048^3 products) measured in the
     same run, so the ratio to the hardware limit is visible.
@@ -35,6 +37,9 @@ flags.DEFINE_multi_string("gin_file", None, "Task gin files (default: gin/*.gin)
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings applied to every task.")
 flags.DEFINE_integer("steps", 20, "Timed steps per measurement (after 3 warm-up steps).")
 flags.DEFINE_string("output_json", None, "Also write the results here.")
+flags.DEFINE_list("compare_mixed", ["mixed_bfloat16"], "Also time the cached full step "
+                  "of a model built under these mixed-precision policies (train."
+                  "mixed_precision), to justify the default (none).")
 flags.DEFINE_bool("compare_jit", True, "Also time the cached full step under XLA "
                   "(jit_compile=True), to justify the default (off).")
 FLAGS = flags.FLAGS
@@ -111,6 +116,20 @@ def benchmark(gin_file, steps):
       results["jit_cached_step_s"] = time_call(lambda: jit_step(cached), steps, sync)
     except Exception as e:  # pylint: disable=broad-except
       results["jit_error"] = str(e).splitlines()[0][:200]
+
+  for policy in FLAGS.compare_mixed:
+    from aign_tf.train import precision  # pylint: disable=g-import-not-at-top
+    with precision.policy_scope(policy):
+      mixed = config.resolve("train.model")()
+      mixed.compile(
+          generator_optimizer=precision.wrap_optimizer(
+              config.resolve("train.generator_optimizer")(), policy),
+          discriminator_optimizer=precision.wrap_optimizer(
+              config.resolve("train.discriminator_optimizer")()
+              if mixed.uses_discriminator else None, policy))
+      trainer.build_variables(mixed, cached)
+    mixed_step = tf.function(mixed.train_step)
+    results[f"{policy}_cached_step_s"] = time_call(lambda: mixed_step(cached), steps, sync)
 
   def generator_step(batch):
     with tf.GradientTape() as tape:
@@ -201,6 +220,10 @@ def main(argv):
             f"{r['jit_cached_step_s'] / r['cached_step_s']:.2f}")
     elif "jit_error" in r:
       print(f"{r['task']}: XLA failed: {r['jit_error']}")
+  for r in rows:
+    for policy in FLAGS.compare_mixed:
+      print(f"{r['task']}: {policy} step / float32 step time = "
+            f"{r[f'{policy}_cached_step_s'] / r['cached_step_s']:.2f}")
   if FLAGS.output_json:
     with open(FLAGS.output_json, "w") as f:
       json.dump({"tensorflow": tf.__version__, "matmul_peak_gflops": peak, "rows": rows}, f,

@@ -36,6 +36,7 @@ import tf_keras as keras
 from aign_tf.data import keys
 from aign_tf.objectives import adversarial
 from aign_tf.objectives import reconstruction
+from aign_tf.train import precision
 
 
 def select(prediction, key):
@@ -175,7 +176,15 @@ class AIGN(keras.Model):
     self.discriminator_optimizer = discriminator_optimizer
 
   def call(self, observation, training=False):
-    return self.generator(observation, training=training)
+    return self._generate(observation, training=training)
+
+  # Networks, with float32 outputs whatever their compute dtype (`train.mixed_precision`).
+
+  def _generate(self, observation, training):
+    return precision.to_float32(self.generator(observation, training=training))
+
+  def _discriminate(self, inputs, training):
+    return precision.to_float32(self.discriminator(inputs, training=training))
 
   # Per-example losses -------------------------------------------------------------------
 
@@ -250,7 +259,7 @@ class AIGN(keras.Model):
         real_logits, fake_logits)}
     if self.gradient_penalty_weight > 0:
       losses["gradient_penalty"] = adversarial.gradient_penalty(
-          self.discriminator, memory, fake)
+          self._discriminate, memory, fake)
     return losses
 
   def _discriminator_total(self, losses):
@@ -268,13 +277,16 @@ class AIGN(keras.Model):
 
   def _discriminator_only_step(self, memory, fake):
     """One extra discriminator update against fixed generator outputs."""
+    optimizer = self.discriminator_optimizer
     with tf.GradientTape() as tape:
-      real_logits = self.discriminator(memory, training=True)
-      fake_logits = self.discriminator(fake, training=True)
+      real_logits = self._discriminate(memory, training=True)
+      fake_logits = self._discriminate(fake, training=True)
       total = self._discriminator_total(
           self.discriminator_losses(real_logits, fake_logits, memory, fake))
-    grads = tape.gradient(total, self.discriminator.trainable_variables)
-    self.discriminator_optimizer.apply_gradients(
+      scaled = precision.scale_loss(optimizer, total)
+    grads = precision.unscale_gradients(
+        optimizer, tape.gradient(scaled, self.discriminator.trainable_variables))
+    optimizer.apply_gradients(
         zip(grads, self.discriminator.trainable_variables))
 
   # Keras steps --------------------------------------------------------------------------
@@ -291,30 +303,33 @@ class AIGN(keras.Model):
 
     # Extra discriminator updates against the current generator.
     if self.uses_discriminator and self.discriminator_steps > 1:
-      fake = tf.stop_gradient(select(self.generator(observation, training=True),
+      fake = tf.stop_gradient(select(self._generate(observation, training=True),
                                      self.discriminator_input_key))
       for _ in range(self.discriminator_steps - 1):
         self._discriminator_only_step(memory, fake)
 
     # Shared forward pass, one tape per network.
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-      prediction = self.generator(observation, training=True)
+      prediction = self._generate(observation, training=True)
       fake_logits = d_losses = None
       if self.uses_discriminator:
         fake = select(prediction, self.discriminator_input_key)
-        fake_logits = self.discriminator(fake, training=True)
-        real_logits = self.discriminator(memory, training=True)
+        fake_logits = self._discriminate(fake, training=True)
+        real_logits = self._discriminate(memory, training=True)
         d_losses = self.discriminator_losses(real_logits, fake_logits, memory, fake)
         d_total = self._discriminator_total(d_losses)
+        d_scaled = precision.scale_loss(self.discriminator_optimizer, d_total)
       g_losses = self.generator_losses(batch, prediction, fake_logits)
       g_total, means = self._reduce_generator_losses(batch, g_losses)
+      g_scaled = precision.scale_loss(self.generator_optimizer, g_total)
 
-    updates = [(self.generator_optimizer, g_tape.gradient(g_total, self.generator.
-                                                           trainable_variables),
-                self.generator.trainable_variables)]
+    g_vars = self.generator.trainable_variables
+    updates = [(self.generator_optimizer, precision.unscale_gradients(
+        self.generator_optimizer, g_tape.gradient(g_scaled, g_vars)), g_vars)]
     if self.uses_discriminator:
       d_vars = self.discriminator.trainable_variables
-      updates.append((self.discriminator_optimizer, d_tape.gradient(d_total, d_vars), d_vars))
+      updates.append((self.discriminator_optimizer, precision.unscale_gradients(
+          self.discriminator_optimizer, d_tape.gradient(d_scaled, d_vars)), d_vars))
     finite = None
     if self.skip_nonfinite:
       # Apply no update at all when any loss or gradient is NaN/Inf (single replica only:
@@ -359,13 +374,13 @@ class AIGN(keras.Model):
 
   def test_step(self, batch):
     """Reports the same losses as `train_step`, without updating any variable."""
-    prediction = self.generator(batch[keys.OBSERVATION], training=False)
+    prediction = self._generate(batch[keys.OBSERVATION], training=False)
     d_losses = fake_logits = real_logits = None
     if self.uses_discriminator and keys.MEMORY in batch:
       memory = batch[keys.MEMORY]
       fake = select(prediction, self.discriminator_input_key)
-      fake_logits = self.discriminator(fake, training=False)
-      real_logits = self.discriminator(memory, training=False)
+      fake_logits = self._discriminate(fake, training=False)
+      real_logits = self._discriminate(memory, training=False)
       d_losses = {"discriminator_loss": self.discriminator_adversarial_loss_fn(
           real_logits, fake_logits)}
     g_losses = self.generator_losses(batch, prediction, fake_logits)
@@ -374,7 +389,7 @@ class AIGN(keras.Model):
 
   def evaluation_outputs(self, batch):
     """Predictions and per-example generator losses for evaluation, without D."""
-    prediction = self.generator(batch[keys.OBSERVATION], training=False)
+    prediction = self._generate(batch[keys.OBSERVATION], training=False)
     return prediction, self.generator_losses(batch, prediction)
 
 

@@ -6,9 +6,9 @@ wide first convolution, `num_blocks` residual blocks (conv-act-conv + skip) at t
 resolution, a long skip, then log2(k) x2 upsampling stages and an output convolution.
 Upsampling is sub-pixel (a conv to 4C channels + depth_to_space, Shi et al. 2016) or
 resize-convolution (nearest x2 + conv; the authors' face scripts use 5x5 convs with 256
-channels). With `input_skip` the output is sigmoid(net + logit(bilinear_up(x))), so the
-network only learns the residual over a bilinear upsampling, which trains much faster on a
-CPU; the output is still a sigmoid image in (0, 1).
+channels). With `input_skip` the output is sigmoid(net + logit(up(x))), up = a bilinear or
+bicubic upsampling, so the network only learns the residual over it, which trains much
+faster on a CPU; the output is still a sigmoid image in (0, 1).
 """
 
 import math
@@ -65,13 +65,17 @@ class SRResNet(keras.Model):
     first_kernel / last_kernel: kernel sizes of the input and output convolutions.
     activation: "prelu", "relu" or "leaky_relu".
     output: "sigmoid" (images in (0, 1)) or "tanh" (mapped to (0, 1) as (tanh + 1) / 2).
-    input_skip: add the network output to the logit of a bilinear upsampling of the input.
+    input_skip: add the network output to the logit of an upsampling of the input:
+      "bilinear" (or True), "bicubic", or None/False for no skip.
   """
 
   def __init__(self, scale=4, filters=64, num_blocks=8, upsample="subpixel",
                upsample_filters=256, upsample_kernel=3, first_kernel=9, last_kernel=3,
                activation="prelu", output="sigmoid", input_skip=True, name="srresnet",
                **kwargs):
+    # autocast=False: the input stays float32 under mixed precision for the skip; the
+    # first convolution casts it to the compute dtype itself.
+    kwargs.setdefault("autocast", False)
     super().__init__(name=name, **kwargs)
     stages = math.log2(scale) if scale >= 1 else -1
     if stages < 0 or stages != int(stages):
@@ -85,7 +89,12 @@ class SRResNet(keras.Model):
     self.scale = int(scale)
     self.upsample = upsample
     self.output_kind = output
-    self.input_skip = bool(input_skip)
+    if input_skip is True:
+      input_skip = "bilinear"
+    if input_skip not in (None, False, "bilinear", "bicubic"):
+      raise ValueError(f"generators.SRResNet.input_skip must be 'bilinear', 'bicubic', True "
+                       f"or None, got {input_skip!r}")
+    self.input_skip = input_skip or None
     self.head = keras.layers.Conv2D(filters, first_kernel, padding="same")
     self.head_act = _activation(activation)
     self.blocks = [_ResidualBlock(filters, activation, name=f"block_{i}")
@@ -113,10 +122,11 @@ class SRResNet(keras.Model):
       else:
         size = tf.shape(y)[1:3] * 2
         y = act(conv(tf.image.resize(y, size, method="nearest")))
-    y = self.tail(y)
+    # The skip and the output non-linearity run in float32 under mixed precision.
+    y = tf.cast(self.tail(y), tf.float32)
     if self.input_skip:
       size = tf.shape(x)[1:3] * self.scale
-      base = _logit(tf.image.resize(x, size, method="bilinear"))
+      base = _logit(tf.image.resize(tf.cast(x, tf.float32), size, method=self.input_skip))
       y = y + (base if self.output_kind == "sigmoid" else base / 2.0)
     if self.output_kind == "sigmoid":
       return tf.sigmoid(y)

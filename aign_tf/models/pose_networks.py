@@ -64,6 +64,9 @@ class PoseLifter(keras.Model):
 
   def __init__(self, num_joints=skeleton.NUM_JOINTS, hidden_units=256, num_blocks=2,
                dropout=0.0, canonical=False, name="pose_lifter", **kwargs):
+    # autocast=False: under mixed precision the keypoints and the geometry after the heads
+    # stay float32; only the dense layers compute in the policy's dtype.
+    kwargs.setdefault("autocast", False)
     super().__init__(name=name, **kwargs)
     self.num_joints = int(num_joints)
     self.canonical = bool(canonical)
@@ -80,15 +83,16 @@ class PoseLifter(keras.Model):
     self._not_root = tf.constant([[1.0 - r] for r in root], tf.float32)
 
   def call(self, keypoints, training=False):
-    keypoints = tf.convert_to_tensor(keypoints, tf.float32)
+    keypoints = tf.cast(keypoints, tf.float32)
     if keypoints.shape.rank != 3 or keypoints.shape[1:] != (self.num_joints, 2):
       raise ValueError(f"PoseLifter expects keypoints [B, {self.num_joints}, 2], got "
                        f"{keypoints.shape}")
     x = self.stem(tf.reshape(keypoints, [-1, self.num_joints * 2]))
     for block in self.blocks:
       x = block(x, training=training)
-    pose = tf.reshape(self.pose_head(x), [-1, self.num_joints, 3]) * self._not_root
-    camera = self.camera_head(x)
+    pose = tf.reshape(tf.cast(self.pose_head(x), tf.float32),
+                      [-1, self.num_joints, 3]) * self._not_root
+    camera = tf.cast(self.camera_head(x), tf.float32)
     depth = tf.nn.softplus(camera[:, 3:]) + 0.05
     if self.canonical:
       rotation = camera[:, :3] + tf.constant([math.pi, 0.0, 0.0])
@@ -119,6 +123,7 @@ class PoseDiscriminator(keras.Model):
 
   def __init__(self, hidden_units=128, num_layers=2, kinematic_chain=True,
                spectral_norm=False, name="pose_discriminator", **kwargs):
+    kwargs.setdefault("autocast", False)  # KCS features in float32 (mixed precision)
     super().__init__(name=name, **kwargs)
     self.kinematic_chain = bool(kinematic_chain)
 
@@ -138,7 +143,7 @@ class PoseDiscriminator(keras.Model):
     return x
 
   def call(self, pose, training=False):
-    pose = tf.convert_to_tensor(pose, tf.float32)
+    pose = tf.cast(pose, tf.float32)
     if pose.shape.rank != 3 or pose.shape[-1] != 3:
       raise ValueError(f"PoseDiscriminator expects poses [B, J, 3], got {pose.shape}")
     features = [self._branch(self.pose_branch, tf.reshape(pose, [-1, pose.shape[1] * 3]),

@@ -61,6 +61,9 @@ class DepthEgomotionNet(keras.Model):
                mean_depth=None, pose_solver="network", solver_downsample=2,
                solver_schedule=direct_pose.DEFAULT_SCHEDULE, solver_gradients=False,
                name="depth_egomotion_net", **kwargs):
+    # autocast=False: under mixed precision frames, intrinsics, depth and the pose solver
+    # stay float32; only the convolutions compute in the policy's dtype.
+    kwargs.setdefault("autocast", False)
     super().__init__(name=name, **kwargs)
     if not 0 < min_depth < max_depth:
       raise ValueError(f"DepthEgomotionNet needs 0 < min_depth < max_depth, got "
@@ -120,7 +123,7 @@ class DepthEgomotionNet(keras.Model):
     for (up, conv), skip in zip(self.up + [self.up_last], reversed(skips[:-1])):
       x = self.upsample(x)
       x = conv(tf.concat([up(x), skip], axis=-1))
-    raw = self.disparity(x)
+    raw = tf.cast(self.disparity(x), tf.float32)
     if self.mean_depth:
       # Log-disparity, softly bounded to e^+-4 (tanh), so no pixel can saturate and stop
       # learning the way a sigmoid output does; the normalisation below sets the scale.
@@ -143,7 +146,7 @@ class DepthEgomotionNet(keras.Model):
     y = frames if self.separate_pose_net else bottleneck
     for conv in self.pose_convs:
       y = conv(y)
-    egomotion = self.pose(tf.reduce_mean(y, axis=[1, 2]))
+    egomotion = tf.cast(self.pose(tf.reduce_mean(y, axis=[1, 2])), tf.float32)
     egomotion = tf.concat([self.translation_scale * egomotion[:, :3],
                            self.pose_scale * egomotion[:, 3:]], axis=-1)
     return {"depth": depth, "egomotion": egomotion}
@@ -179,6 +182,7 @@ class DepthDiscriminator(keras.Model):
 
   def __init__(self, base_filters=16, num_layers=4, spectral_norm=True,
                name="depth_discriminator", **kwargs):
+    kwargs.setdefault("autocast", False)  # log-depth normalisation in float32
     super().__init__(name=name, **kwargs)
 
     def wrap(layer):
@@ -191,7 +195,7 @@ class DepthDiscriminator(keras.Model):
     self.out = wrap(keras.layers.Dense(1))
 
   def call(self, depth, training=False):
-    x = normalize_depth(tf.convert_to_tensor(depth))
+    x = normalize_depth(tf.cast(depth, tf.float32))
     for conv in self.convs:
       x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
     # Flatten rather than pool: where depth is (floor below, far end ahead) matters.

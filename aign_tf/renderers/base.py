@@ -24,6 +24,9 @@ class Renderer(keras.layers.Layer):
 
   def __init__(self, name=None, **kwargs):
     kwargs["trainable"] = False
+    # Renderers compute in float32 whatever the global policy (`train.mixed_precision`):
+    # geometry and image warps need its precision, and they hold no matmuls to speed up.
+    kwargs.setdefault("dtype", "float32")
     super().__init__(name=name, **kwargs)
 
   def add_weight(self, *args, **kwargs):  # pylint: disable=unused-argument

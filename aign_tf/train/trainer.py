@@ -30,6 +30,7 @@ from aign_tf import errors
 from aign_tf.data import keys
 from aign_tf.train import distribute
 from aign_tf.train import files
+from aign_tf.train import precision
 from aign_tf.train import summaries
 
 OPERATIVE_CONFIG = "operative_config.gin"
@@ -200,6 +201,7 @@ def train(model_dir,
           max_checkpoints_to_keep=3,
           strategy="default",
           jit_compile=False,
+          mixed_precision=None,
           on_nonfinite="stop",
           deterministic=False,
           intra_op_threads=0,
@@ -225,8 +227,11 @@ def train(model_dir,
     max_checkpoints_to_keep: older checkpoints are deleted.
     strategy: a name for `make_strategy` ("default", "mirrored", "multi_worker").
     jit_compile: compile the train step with XLA. Off by default: on the 2-core CPU it made
-      the faces_sr and pose steps about 1.3x slower (sfm 0.73x; faces_inpaint does not
-      compile; see benchmarks/README.md), and XLA cannot compile collectives on CPU.
+      the faces_sr, pose and sfm steps 1.2-1.3x slower (faces_inpaint does not compile;
+      see benchmarks/README.md), and XLA cannot compile collectives on CPU.
+    mixed_precision: None (float32), "mixed_bfloat16" or "mixed_float16" (with loss
+      scaling); see `aign_tf.train.precision`. Variables, renderers and losses stay float32;
+      evaluation and export rebuild the generator in float32.
     on_nonfinite: "stop" (raise, keeping the last good checkpoint) or "skip" (apply no
       update for a step whose losses or gradients are NaN/Inf, count it, go on; single
       replica only).
@@ -250,6 +255,11 @@ def train(model_dir,
   if on_nonfinite not in ("stop", "skip"):
     raise errors.ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', got "
                              f"{on_nonfinite!r}")
+  precision.check(mixed_precision)
+  if on_nonfinite == "skip" and mixed_precision == "mixed_float16":
+    raise errors.ConfigError("train.on_nonfinite='skip' cannot be combined with "
+                             "train.mixed_precision='mixed_float16': loss scaling already "
+                             "skips steps whose gradients overflow")
   set_threads(intra_op_threads, inter_op_threads)
   keras.utils.set_random_seed(seed)
   if deterministic:
@@ -271,12 +281,14 @@ def train(model_dir,
   # Data and model; nothing is written until both are built.
   train_ds = task.train_dataset(batch_size, seed=seed)
   eval_ds = task.eval_dataset(eval_batch_size or batch_size)
-  with strategy.scope():
+  with strategy.scope(), precision.policy_scope(mixed_precision):
     aign = model()
     aign.skip_nonfinite = on_nonfinite == "skip"
-    aign.compile(generator_optimizer=generator_optimizer(),
-                 discriminator_optimizer=(discriminator_optimizer()
-                                          if aign.uses_discriminator else None),
+    aign.compile(generator_optimizer=precision.wrap_optimizer(generator_optimizer(),
+                                                              mixed_precision),
+                 discriminator_optimizer=precision.wrap_optimizer(
+                     discriminator_optimizer() if aign.uses_discriminator else None,
+                     mixed_precision),
                  jit_compile=jit_compile)
     example = next(iter(train_ds.take(1)))
     check_batch(aign, example, task)

@@ -1,4 +1,4 @@
-"""Tests of the face networks: shapes, output range, the bilinear input skip."""
+"""Tests of the face networks: shapes, output range, the input skip."""
 
 import numpy as np
 import tensorflow as tf
@@ -17,11 +17,27 @@ class SRResNetTest(testing.TestCase):
     self.assertEqual(out.shape, (2, 6 * scale, 5 * scale, 3))
     self.assertTrue(np.all((out.numpy() > 0) & (out.numpy() < 1)))
 
-  def test_starts_near_bilinear_upsampling(self):
-    net = face_networks.SRResNet(scale=4, filters=8, num_blocks=1)
-    x = tf.random.uniform([1, 8, 8, 3], 0.1, 0.9, seed=1)
-    bilinear = tf.image.resize(x, [32, 32], method="bilinear")
-    self.assertAllClose(net(x), bilinear, atol=0.02)
+  @testing.parameterized.parameters((True, "bilinear"), ("bilinear", "bilinear"),
+                                    ("bicubic", "bicubic"))
+  def test_starts_near_the_skip_upsampling(self, input_skip, method):
+    net = face_networks.SRResNet(scale=4, filters=8, num_blocks=1, input_skip=input_skip)
+    x = tf.random.uniform([1, 8, 8, 3], 0.2, 0.8, seed=1)
+    expected = tf.clip_by_value(tf.image.resize(x, [32, 32], method=method), 0.0, 1.0)
+    other = tf.image.resize(x, [32, 32], method="bicubic" if method == "bilinear"
+                            else "bilinear")
+    out = net(x)
+    self.assertAllClose(out, expected, atol=0.02)
+    # The two upsamplings differ by more than that tolerance, so the test tells them apart.
+    self.assertGreater(float(tf.reduce_max(tf.abs(out - other))), 0.03)
+
+  def test_without_skip_output_is_not_the_upsampling(self):
+    net = face_networks.SRResNet(scale=4, filters=8, num_blocks=1, input_skip=None)
+    out = net(tf.random.uniform([1, 8, 8, 3], 0.2, 0.8, seed=1))
+    self.assertAllClose(out, tf.fill(out.shape, 0.5), atol=0.02)
+
+  def test_bad_input_skip_raises(self):
+    with self.assertRaisesRegex(ValueError, "input_skip"):
+      face_networks.SRResNet(input_skip="lanczos")
 
   def test_tanh_output_and_grayscale_input(self):
     net = face_networks.SRResNet(scale=2, filters=8, num_blocks=1, output="tanh")
