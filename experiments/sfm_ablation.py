@@ -75,7 +75,11 @@ def run_one(variant, seed, model_dir, env):
   history_path = os.path.join(model_dir, "eval_history.jsonl")
   if os.path.exists(history_path):
     with open(history_path) as f:
-      history = [json.loads(line) for line in f if line.strip()]
+      for line in f:
+        try:
+          history.append(json.loads(line))
+        except ValueError:
+          pass  # a line a kill cut short
   print(f"  {variant} seed {seed}: {minutes:.1f} min, step {report['step']}, "
         f"abs_rel {report['metrics']['abs_rel']:.4f}", flush=True)
   return {"variant": variant, "seed": seed, "minutes": minutes, "step": report["step"],

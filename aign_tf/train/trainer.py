@@ -90,6 +90,35 @@ def build_variables(model, batch):
     model.discriminator_optimizer.build(model.discriminator.trainable_variables)
 
 
+def append_line(path, line):
+  """Appends `line` on a line of its own, even after a line a kill cut short."""
+  with open(path, "a+b") as f:
+    f.seek(0, os.SEEK_END)
+    if f.tell():
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b"\n":
+        f.write(b"\n")
+    f.write(line.encode("utf-8") + b"\n")
+
+
+def previous_train_seconds(model_dir, step):
+  """Training seconds recorded in `model_dir`'s eval history up to `step` (0 if none), so
+  a resumed run's curve continues the clock instead of restarting it."""
+  path = os.path.join(model_dir, EVAL_HISTORY)
+  seconds = 0.0
+  if not os.path.isfile(path):
+    return seconds
+  with open(path) as f:
+    for line in f:
+      try:
+        record = json.loads(line)
+        if record["step"] <= step:
+          seconds = max(seconds, float(record["train_seconds"]))
+      except (ValueError, KeyError, TypeError):
+        continue  # a line cut short by a kill; the next evaluation appends a whole one
+  return seconds
+
+
 def weights_digest(network):
   """A short hash of a network's weights (identical replicas have identical digests)."""
   digest = hashlib.sha256()
@@ -345,11 +374,11 @@ def train(model_dir,
     if chief:
       summaries.write_scalars(writers["eval"], metrics, current)
       # One JSON line per evaluation: metric-over-time curves without TensorBoard.
-      # "train_seconds" counts training time of this process only (not data preparation).
+      # "train_seconds": training time up to this step, summed over resumed runs (data
+      # preparation and start-up are not counted).
       record = {"step": current, "train_seconds": round(train_seconds(), 2),
                 "examples": count, **{k: float(v) for k, v in metrics.items()}}
-      with open(os.path.join(model_dir, EVAL_HISTORY), "a") as f:
-        f.write(json.dumps(record) + "\n")
+      append_line(os.path.join(model_dir, EVAL_HISTORY), json.dumps(record))
       images = task.images(batch, prediction)
       if images:
         summaries.write_images(images, current, model_dir, writers["eval"])
@@ -361,7 +390,8 @@ def train(model_dir,
 
   start_step = int(step)
   train_start = time.perf_counter()
-  train_seconds = lambda: time.perf_counter() - train_start
+  seconds_before = previous_train_seconds(model_dir, start_step) if chief else 0.0
+  train_seconds = lambda: seconds_before + time.perf_counter() - train_start
   if start_step >= train_steps:
     logging.info("Step %d >= train_steps=%d: nothing to train", start_step, train_steps)
   progbar = (keras.utils.Progbar(train_steps, stateful_metrics=["generator_loss"])

@@ -45,6 +45,24 @@ class TrainerTest(testing.TestCase):
     self.assertAllClose(history[0]["factor_error"], result["eval"]["factor_error"])
     self.assertGreater(history[0]["train_seconds"], 0.0)
 
+  def test_resumed_run_continues_the_training_clock(self):
+    model_dir = self.get_temp_dir()
+    run(model_dir, 2)
+    with open(os.path.join(model_dir, trainer.EVAL_HISTORY), "a") as f:
+      f.write('{"step": 2, "train_seco')  # a line cut short by a kill is ignored
+    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+      first = json.loads(f.readline())["train_seconds"]
+    self.assertAllClose(trainer.previous_train_seconds(model_dir, 2), first)
+    self.assertEqual(trainer.previous_train_seconds(model_dir, 1), 0.0)
+    run(model_dir, 4)
+    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+      lines = f.read().splitlines()
+    # The cut line stays on its own; the new record is a whole line after it.
+    self.assertEqual(lines[1], '{"step": 2, "train_seco')
+    history = [json.loads(line) for line in (lines[0], lines[2])]
+    self.assertEqual([h["step"] for h in history], [2, 4])
+    self.assertGreater(history[1]["train_seconds"], first)
+
   def test_resume_continues_step_and_optimizer_state(self):
     model_dir = self.get_temp_dir()
     models = []
