@@ -125,8 +125,11 @@ class SRResNet(keras.Model):
     # The skip and the output non-linearity run in float32 under mixed precision.
     y = tf.cast(self.tail(y), tf.float32)
     if self.input_skip:
-      size = tf.shape(x)[1:3] * self.scale
-      base = _logit(tf.image.resize(tf.cast(x, tf.float32), size, method=self.input_skip))
+      x = tf.cast(x, tf.float32)
+      if self.input_skip == "bicubic":  # as matmuls: TFLite has no builtin bicubic resize
+        base = _logit(layers.bicubic_upsample(x, self.scale))
+      else:
+        base = _logit(tf.image.resize(x, tf.shape(x)[1:3] * self.scale, method="bilinear"))
       y = y + (base if self.output_kind == "sigmoid" else base / 2.0)
     if self.output_kind == "sigmoid":
       return tf.sigmoid(y)

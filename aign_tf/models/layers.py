@@ -23,3 +23,44 @@ class SpectralNormalization(keras.layers.SpectralNormalization):
         shape=(1, self.kernel_shape[-1]),
         initializer=keras.initializers.TruncatedNormal(stddev=0.02), trainable=False,
         name="vector_u", dtype=self.kernel.dtype)
+
+
+def _bicubic_matrix(size, factor):
+  """`[factor * size, size]` weights of `tf.image.resize(..., "bicubic")` along one axis
+  (Keys cubic, half-pixel centres, out-of-image taps dropped and the rest renormalised),
+  obtained by resizing the identity, so they equal TensorFlow's by construction."""
+  with tf.init_scope():
+    identity = tf.eye(size, dtype=tf.float32)[tf.newaxis, :, tf.newaxis, :]  # [1, n, 1, n]
+    return tf.image.resize(identity, [size * factor, 1], method="bicubic")[0, :, 0, :]
+
+
+def bicubic_upsample(images, factor):
+  """`tf.image.resize(images, factor * size, "bicubic")` as two constant matrix products.
+
+  TFLite has no builtin bicubic resize (it would need the Select TF ops, which LiteRT.js
+  and the mobile demo do not have); matmul, reshape and transpose are builtins everywhere.
+  Needs static height and width; falls back to `tf.image.resize` without them.
+
+  Args:
+    images: `[B, H, W, C]` float.
+    factor: integer upscale factor.
+
+  Returns:
+    `[B, factor * H, factor * W, C]`, equal to the resize up to float rounding.
+  """
+  images = tf.convert_to_tensor(images)
+  height, width, channels = images.shape[1:]
+  factor = int(factor)
+  if height is None or width is None or channels is None:
+    size = tf.shape(images)[1:3] * factor
+    return tf.cast(tf.image.resize(images, size, method="bicubic"), images.dtype)
+  rows = tf.cast(_bicubic_matrix(height, factor), images.dtype)  # [kH, H]
+  cols = tf.cast(_bicubic_matrix(width, factor), images.dtype)  # [kW, W]
+  # Along the width: [B, C, H, W] -> [B*C*H, W] @ [W, kW].
+  x = tf.reshape(tf.transpose(images, [0, 3, 1, 2]), [-1, width])
+  x = tf.matmul(x, cols, transpose_b=True)
+  # Along the height: [B, C, kW, H] -> [B*C*kW, H] @ [H, kH].
+  x = tf.transpose(tf.reshape(x, [-1, channels, height, factor * width]), [0, 1, 3, 2])
+  x = tf.matmul(tf.reshape(x, [-1, height]), rows, transpose_b=True)
+  x = tf.reshape(x, [-1, channels, factor * width, factor * height])
+  return tf.transpose(x, [0, 3, 2, 1])

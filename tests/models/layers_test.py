@@ -26,5 +26,31 @@ class SpectralNormalizationTest(testing.TestCase):
     self.assertEqual(logits.shape, (3, 1))
 
 
+class BicubicUpsampleTest(testing.TestCase):
+
+  @testing.parameterized.parameters(((2, 8, 5, 3), 2), ((1, 6, 6, 1), 4), ((3, 4, 7, 2), 3))
+  def test_equals_tensorflow_bicubic_resize(self, shape, factor):
+    images = tf.random.uniform(shape, seed=3)
+    expected = tf.image.resize(images, [shape[1] * factor, shape[2] * factor], "bicubic")
+    self.assertAllClose(layers.bicubic_upsample(images, factor), expected, atol=1e-6)
+    # Also inside a traced function with an unknown batch size (as in an export).
+    traced = tf.function(lambda x: layers.bicubic_upsample(x, factor),
+                         input_signature=[tf.TensorSpec([None] + list(shape[1:]))])
+    self.assertAllClose(traced(images), expected, atol=1e-6)
+
+  def test_unknown_spatial_size_falls_back_to_resize(self):
+    traced = tf.function(lambda x: layers.bicubic_upsample(x, 2),
+                         input_signature=[tf.TensorSpec([1, None, None, 3])])
+    images = tf.random.uniform([1, 5, 4, 3], seed=4)
+    self.assertAllClose(traced(images), tf.image.resize(images, [10, 8], "bicubic"),
+                        atol=1e-6)
+
+  def test_is_not_bilinear(self):
+    images = tf.random.uniform([1, 6, 6, 3], seed=5)
+    bilinear = tf.image.resize(images, [24, 24], "bilinear")
+    self.assertGreater(float(tf.reduce_max(tf.abs(layers.bicubic_upsample(images, 4) -
+                                                  bilinear))), 0.01)
+
+
 if __name__ == "__main__":
   tf.test.main()
