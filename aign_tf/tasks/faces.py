@@ -83,6 +83,21 @@ def bicubic_upsample(images, scale):
   return np.clip(tf.image.resize(images, size, method="bicubic").numpy(), 0.0, 1.0)
 
 
+def back_projection(low, scale, iterations=30):
+  """Bicubic upsampling refined by iterative back-projection (Irani and Peleg 1991): the
+  pooled residual `low - pool(y)` is upsampled bicubically and added, `iterations` times,
+  so the result satisfies the k x k pooling renderer. A consistency-only baseline (no prior)
+  for SR, `[B, h, w, C] -> [B, kh, kw, C]` in [0, 1]."""
+  low = np.asarray(low, np.float32)
+  images = bicubic_upsample(low, scale)
+  for _ in range(int(iterations)):
+    residual = low - downsample.average_pool(tf.constant(images), scale).numpy()
+    correction = tf.image.resize(residual, np.array(residual.shape[1:3]) * scale,
+                                 method="bicubic").numpy()  # signed: not clipped
+    images = np.clip(images + correction, 0.0, 1.0)
+  return images
+
+
 def mean_fill(images, visibility):
   """Fills holes with each image's mean visible colour (the simplest inpainting baseline)."""
   images = np.asarray(images, np.float64)
