@@ -48,6 +48,10 @@ flags.DEFINE_integer("unbiased_steps", 2400, "Generator steps of the unbiased SR
                      "the evaluation faces -0.5 at 800, -0.07/+0.5 at 2400.")
 flags.DEFINE_integer("resolution", 64, "High-resolution side of the SR runs.")
 flags.DEFINE_integer("scale", 4, "SR factor.")
+flags.DEFINE_bool("validation", False, "Evaluate the unbiased SR part (and its baselines) on "
+                  "validation frames that are neither its training nor its evaluation faces "
+                  "(samples: franck 2100-2170 + cap12 600-; synthetic: other identities), "
+                  "for choosing settings without looking at the evaluation faces.")
 flags.DEFINE_list("parts", ["bias", "unbiased", "inpaint"], "Which parts to run.")
 flags.DEFINE_bool("detail_discriminator", True, "SR discriminators see only the detail the "
                   "renderer cannot see (FaceDiscriminator.detail_factor = scale).")
@@ -73,6 +77,8 @@ def specs():
                          "identities": {"start": 100, "stop": 300}, "seed": 21},
         "crowd_memory": {"source": "synthetic", "count": 1000,
                          "identities": {"start": 100, "stop": 300}, "seed": 22},
+        "crowd_validation": {"source": "synthetic", "count": 64,
+                             "identities": {"start": 364, "stop": 428}, "seed": 24},
         "crowd_eval": {"source": "synthetic", "count": 64,
                        "identities": {"start": 300, "stop": 364}, "seed": 23},
     }
@@ -94,6 +100,9 @@ def specs():
                                                     sample("cap12", 0, 260)]},
       "crowd_memory": {"source": "union", "parts": [sample("franck", 1800, 2000),
                                                     sample("cap12", 330, 520)]},
+      # Frames of the bias classifiers' test sets, never SR inputs, memory or evaluation.
+      "crowd_validation": {"source": "union", "parts": [sample("franck", 2100, 2170),
+                                                        sample("cap12", 600, None)]},
       "crowd_eval": {"source": "union", "parts": [sample("franck", 2300, 2370),
                                                   sample("cap12", 260, 330)]},
   }
@@ -237,10 +246,14 @@ def part_bias(results):
   results["bias"] = out
 
 
+def unbiased_eval_key():
+  return "crowd_validation" if FLAGS.validation else "crowd_eval"
+
+
 def part_sr_baselines(results):
   from aign_tf.renderers import downsample  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import faces as faces_task  # pylint: disable=g-import-not-at-top
-  high = load(specs()["crowd_eval"])
+  high = load(specs()[unbiased_eval_key()])
   low = downsample.average_pool(high, FLAGS.scale).numpy()
   out = {"bicubic_psnr": float(np.mean(faces_task.psnr(
              high, faces_task.bicubic_upsample(low, FLAGS.scale)))),
@@ -252,9 +265,9 @@ def part_sr_baselines(results):
 
 def part_unbiased(results):
   s = specs()
-  _, result = train_run("sr_unbiased", "faces_sr.gin",
-                        sr_bindings(s["crowd_inputs"], s["crowd_memory"], s["crowd_eval"],
-                                    "sr_unbiased"), steps=FLAGS.unbiased_steps)
+  bindings = sr_bindings(s["crowd_inputs"], s["crowd_memory"], s[unbiased_eval_key()],
+                         "sr_unbiased")
+  _, result = train_run("sr_unbiased", "faces_sr.gin", bindings, steps=FLAGS.unbiased_steps)
   keep = ("psnr", "bicubic_psnr", "ssim", "bicubic_ssim", "lr_psnr")
   results["unbiased"] = {k: result["eval"][k] for k in keep}
   results["unbiased"]["steps"] = FLAGS.unbiased_steps
