@@ -90,7 +90,6 @@ def solve_egomotion(target, source, depth, intrinsics, initial=None,
   """
   from tensorflow_graphics.geometry.transformation import euler  # pylint: disable=g-import-not-at-top
   from tensorflow_graphics.geometry.transformation import rotation_matrix_3d  # pylint: disable=g-import-not-at-top
-  from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
   with tf.name_scope(name):
     target = tf.convert_to_tensor(target)
     dtype = target.dtype
@@ -100,13 +99,8 @@ def solve_egomotion(target, source, depth, intrinsics, initial=None,
     if target.shape.rank != 4 or source.shape.rank != 4 or depth.shape.rank != 4:
       raise ValueError(f"solve_egomotion needs [B, H, W, C] frames and [B, H, W, 1] depth, "
                        f"got {target.shape}, {source.shape}, {depth.shape}")
-    shape = tf.shape(depth)
-    batch, height, width = shape[0], shape[1], shape[2]
-    grid = tf.broadcast_to(view_synthesis.pixel_grid(height, width, dtype)[None],
-                           tf.stack([batch, height, width, 2]))
-    focal = tf.broadcast_to(intrinsics[:, None, None, :2], tf.shape(grid))
-    principal = tf.broadcast_to(intrinsics[:, None, None, 2:], tf.shape(grid))
-    points = perspective.unproject(grid, depth, focal, principal)  # [B, H, W, 3]
+    batch = tf.shape(depth)[0]
+    points, focal, principal = view_synthesis.unproject_pixels(depth, intrinsics)
     if initial is None:
       rotation = tf.eye(3, batch_shape=[batch], dtype=dtype)
       translation = tf.zeros([batch, 3], dtype)
@@ -125,10 +119,8 @@ def solve_egomotion(target, source, depth, intrinsics, initial=None,
       dx, dy = _gradients(source_s)
       channels = source_s.shape[-1]
       moved = tf.einsum("bij,bhwj->bhwi", rotation, points) + translation[:, None, None, :]
-      x, y, z = moved[..., 0:1], moved[..., 1:2], moved[..., 2:3]
-      in_front = z > 1e-3
-      z = tf.where(in_front, z, tf.ones_like(z))
-      coordinates = perspective.project(tf.concat([x, y, z], -1), focal, principal)
+      coordinates, in_front, z = view_synthesis.project_points(moved, focal, principal)
+      x, y = moved[..., 0:1], moved[..., 1:2]
       sampled, inside = sampling.bilinear_sample(
           tf.concat([source_s, dx, dy], axis=-1), coordinates)
       valid = inside * tf.cast(in_front, dtype)

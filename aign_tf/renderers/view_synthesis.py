@@ -47,6 +47,37 @@ def pixel_grid(height, width, dtype=tf.float32):
   return tf.stack([xs, ys], axis=-1)
 
 
+def unproject_pixels(depth, intrinsics):
+  """Every pixel of `depth` `[B, H, W, 1]` lifted to a 3D point `[B, H, W, 3]` of its camera.
+
+  Returns (points, focal, principal): the focal lengths and principal point `[B, H, W, 2]`,
+  broadcast per pixel as `perspective.project` takes them.
+  """
+  from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
+  shape = tf.shape(depth)
+  grid = tf.broadcast_to(pixel_grid(shape[1], shape[2], depth.dtype)[None],
+                         tf.stack([shape[0], shape[1], shape[2], 2]))
+  focal = tf.broadcast_to(intrinsics[:, None, None, :2], tf.shape(grid))
+  principal = tf.broadcast_to(intrinsics[:, None, None, 2:], tf.shape(grid))
+  return perspective.unproject(grid, depth, focal, principal), focal, principal
+
+
+def project_points(points, focal, principal):
+  """Pixel coordinates `[B, H, W, 2]` of camera points `[B, H, W, 3]`, guarded near z = 0.
+
+  Returns (coordinates, in_front, safe_z): `in_front` `[B, H, W, 1]` is z > _MIN_DEPTH;
+  points behind the camera are projected with z = _MIN_DEPTH instead of dividing by ~0 (they
+  are invalid; points in front keep their exact value and gradient), `safe_z` is that z.
+  """
+  from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
+  z = points[..., 2:]
+  in_front = z > _MIN_DEPTH
+  safe_z = tf.where(in_front, z, tf.cast(_MIN_DEPTH, points.dtype))
+  coordinates = perspective.project(tf.concat([points[..., :2], safe_z], axis=-1),
+                                    focal, principal)
+  return coordinates, in_front, safe_z
+
+
 def egomotion_to_rotation_translation(egomotion, name="egomotion_to_rt"):
   """Splits `[B, 6]` egomotion into a rotation matrix `[B, 3, 3]` and translation `[B, 3]`."""
   from tensorflow_graphics.geometry.transformation import rotation_matrix_3d  # pylint: disable=g-import-not-at-top
@@ -76,7 +107,6 @@ def warp(source, depth, egomotion, intrinsics, name="view_synthesis_warp"):
   Raises:
     ValueError: on inconsistent static shapes.
   """
-  from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
   with tf.name_scope(name):
     source = tf.convert_to_tensor(source)
     dtype = source.dtype if source.dtype.is_floating else tf.float32
@@ -91,28 +121,16 @@ def warp(source, depth, egomotion, intrinsics, name="view_synthesis_warp"):
     if intrinsics.shape.rank != 2 or intrinsics.shape[-1] != 4:
       raise ValueError(f"intrinsics must be [B, 4] (f_x, f_y, c_x, c_y), got "
                        f"{intrinsics.shape}")
-    shape = tf.shape(depth)
-    batch, height, width = shape[0], shape[1], shape[2]
-
     # Unproject target pixels with their depth.
-    grid = tf.broadcast_to(pixel_grid(height, width, dtype)[None],
-                           tf.stack([batch, height, width, 2]))
-    focal = tf.broadcast_to(intrinsics[:, None, None, :2], tf.shape(grid))
-    principal = tf.broadcast_to(intrinsics[:, None, None, 2:], tf.shape(grid))
-    points = perspective.unproject(grid, depth, focal, principal)
+    points, focal, principal = unproject_pixels(depth, intrinsics)
 
     # Move them into the source camera: P_s = R P_t + t.
     rotation, translation = egomotion_to_rotation_translation(egomotion)
     points = (tf.einsum("bij,bhwj->bhwi", rotation, points)
               + translation[:, None, None, :])
 
-    # Project with a guarded depth: points behind the camera are invalid, and their
-    # division uses _MIN_DEPTH (valid points keep their exact value and gradient).
-    z = points[..., 2:]
-    in_front = z > _MIN_DEPTH
-    safe_z = tf.where(in_front, z, tf.cast(_MIN_DEPTH, dtype))
-    coordinates = perspective.project(tf.concat([points[..., :2], safe_z], axis=-1),
-                                      focal, principal)
+    # Project with a guarded depth (points behind the camera are invalid).
+    coordinates, in_front, _ = project_points(points, focal, principal)
 
     warped, inside = sampling.bilinear_sample(source, coordinates)
     valid = inside * tf.cast(in_front, dtype)
