@@ -126,17 +126,15 @@ class DepthEgomotionNet(keras.Model):
     raw = tf.cast(self.disparity(x), tf.float32)
     if self.mean_depth:
       # Log-disparity, softly bounded to e^+-4 (tanh), so no pixel can saturate and stop
-      # learning the way a sigmoid output does; the normalisation below sets the scale.
+      # learning the way a sigmoid output does. Then fix the scale view synthesis cannot
+      # see: disparity / its mean (Wang et al. 2018), so the depth cannot drift to a bound
+      # of its range and die there; the translation carries the scale instead.
       disparity = tf.exp(4.0 * tf.tanh(raw / 4.0))
+      disparity = disparity / (self.mean_depth * tf.reduce_mean(
+          disparity, axis=[1, 2, 3], keepdims=True))
     else:
       disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
           raw)
-    if self.mean_depth:
-      # Fix the scale view synthesis cannot see: disparity / its mean (Wang et al. 2018),
-      # so the depth cannot drift to a bound of its range and die there; the translation
-      # carries the scale instead.
-      disparity = disparity / (self.mean_depth * tf.reduce_mean(
-          disparity, axis=[1, 2, 3], keepdims=True))
     depth = 1.0 / disparity
     if self.pose_solver == "direct":
       if intrinsics is None:
