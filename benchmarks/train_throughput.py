@@ -93,10 +93,13 @@ def benchmark(gin_file, steps):
   config.parse([gin_file], FLAGS.gin_bindings)
   task = config.resolve("train.task")
   batch_size = config.resolve("train.batch_size")
-  model = config.resolve("train.model")()
-  model.compile(generator_optimizer=config.resolve("train.generator_optimizer")(),
-                discriminator_optimizer=(config.resolve("train.discriminator_optimizer")()
-                                         if model.uses_discriminator else None))
+  def build(mixed_precision=None):
+    return trainer.build_model(config.resolve("train.model"),
+                               config.resolve("train.generator_optimizer"),
+                               config.resolve("train.discriminator_optimizer"),
+                               mixed_precision)
+
+  model = build()
   dataset = task.train_dataset(batch_size, seed=0)
   iterator = iter(dataset)
   cached = next(iterator)
@@ -119,14 +122,8 @@ def benchmark(gin_file, steps):
 
   for policy in FLAGS.compare_mixed:
     from aign_tf.train import precision  # pylint: disable=g-import-not-at-top
-    with precision.policy_scope(policy):
-      mixed = config.resolve("train.model")()
-      mixed.compile(
-          generator_optimizer=precision.wrap_optimizer(
-              config.resolve("train.generator_optimizer")(), policy),
-          discriminator_optimizer=precision.wrap_optimizer(
-              config.resolve("train.discriminator_optimizer")()
-              if mixed.uses_discriminator else None, policy))
+    mixed = build(policy)
+    with precision.policy_scope(policy):  # layers built lazily get the same policy
       trainer.build_variables(mixed, cached)
     mixed_step = tf.function(mixed.train_step)
     results[f"{policy}_cached_step_s"] = time_call(lambda: mixed_step(cached), steps, sync)

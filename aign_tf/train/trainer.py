@@ -90,6 +90,22 @@ def build_variables(model, batch):
     model.discriminator_optimizer.build(model.discriminator.trainable_variables)
 
 
+def build_model(model, generator_optimizer, discriminator_optimizer, mixed_precision=None,
+                jit_compile=False):
+  """Calls `model()` under the `mixed_precision` policy and compiles it with the optimizers
+  the two callables make (wrapped for loss scaling where the policy needs it); the
+  discriminator's only when the model has a discriminator."""
+  with precision.policy_scope(mixed_precision):
+    aign = model()
+    aign.compile(generator_optimizer=precision.wrap_optimizer(generator_optimizer(),
+                                                              mixed_precision),
+                 discriminator_optimizer=precision.wrap_optimizer(
+                     discriminator_optimizer() if aign.uses_discriminator else None,
+                     mixed_precision),
+                 jit_compile=jit_compile)
+  return aign
+
+
 def append_line(path, line):
   """Appends `line` on a line of its own, even after a line a kill cut short."""
   with open(path, "a+b") as f:
@@ -311,14 +327,9 @@ def train(model_dir,
   train_ds = task.train_dataset(batch_size, seed=seed)
   eval_ds = task.eval_dataset(eval_batch_size or batch_size)
   with strategy.scope(), precision.policy_scope(mixed_precision):
-    aign = model()
+    aign = build_model(model, generator_optimizer, discriminator_optimizer, mixed_precision,
+                       jit_compile)
     aign.skip_nonfinite = on_nonfinite == "skip"
-    aign.compile(generator_optimizer=precision.wrap_optimizer(generator_optimizer(),
-                                                              mixed_precision),
-                 discriminator_optimizer=precision.wrap_optimizer(
-                     discriminator_optimizer() if aign.uses_discriminator else None,
-                     mixed_precision),
-                 jit_compile=jit_compile)
     example = next(iter(train_ds.take(1)))
     check_batch(aign, example, task)
     build_variables(aign, example)
