@@ -71,15 +71,8 @@ def run_one(variant, seed, model_dir, env):
                  check=True)
   with open(report_path) as f:
     report = json.load(f)
-  history = []
-  history_path = os.path.join(model_dir, "eval_history.jsonl")
-  if os.path.exists(history_path):
-    with open(history_path) as f:
-      for line in f:
-        try:
-          history.append(json.loads(line))
-        except ValueError:
-          pass  # a line a kill cut short
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+  history = trainer.read_eval_history(model_dir)
   print(f"  {variant} seed {seed}: {minutes:.1f} min, step {report['step']}, "
         f"abs_rel {report['metrics']['abs_rel']:.4f}", flush=True)
   return {"variant": variant, "seed": seed, "minutes": minutes, "step": report["step"],

@@ -117,22 +117,28 @@ def append_line(path, line):
     f.write(line.encode("utf-8") + b"\n")
 
 
+def read_eval_history(model_dir):
+  """The records of `model_dir`'s eval history (`EVAL_HISTORY`), oldest first; [] without
+  one. A line a kill cut short is skipped (the next evaluation appends a whole one)."""
+  path = os.path.join(model_dir, EVAL_HISTORY)
+  records = []
+  if os.path.isfile(path):
+    with open(path) as f:
+      for line in f:
+        try:
+          record = json.loads(line)
+        except ValueError:
+          continue
+        if isinstance(record, dict) and "step" in record and "train_seconds" in record:
+          records.append(record)
+  return records
+
+
 def previous_train_seconds(model_dir, step):
   """Training seconds recorded in `model_dir`'s eval history up to `step` (0 if none), so
   a resumed run's curve continues the clock instead of restarting it."""
-  path = os.path.join(model_dir, EVAL_HISTORY)
-  seconds = 0.0
-  if not os.path.isfile(path):
-    return seconds
-  with open(path) as f:
-    for line in f:
-      try:
-        record = json.loads(line)
-        if record["step"] <= step:
-          seconds = max(seconds, float(record["train_seconds"]))
-      except (ValueError, KeyError, TypeError):
-        continue  # a line cut short by a kill; the next evaluation appends a whole one
-  return seconds
+  return max([float(r["train_seconds"]) for r in read_eval_history(model_dir)
+              if r["step"] <= step], default=0.0)
 
 
 def weights_digest(network):
