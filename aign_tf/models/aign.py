@@ -27,6 +27,7 @@ which divides by the global batch size, so gradients summed across replicas by a
 over the labelled examples of the global batch instead.
 """
 
+import contextlib
 import inspect
 
 import gin
@@ -80,6 +81,7 @@ class AIGN(keras.Model):
                supervised_key=None,
                regularizers=None,
                regularizer_weights=None,
+               weight_average_decay=0.0,
                name="aign",
                **kwargs):
     """Builds the model.
@@ -102,6 +104,11 @@ class AIGN(keras.Model):
       supervised_key: which generator output the paired target supervises, for dict outputs.
       regularizers: dict name -> `fn(prediction, batch) -> [B]`.
       regularizer_weights: dict name -> weight (missing names weigh 1).
+      weight_average_decay: 0 (off) or the decay d in [0, 1) of an exponential moving
+        average of the generator's weights, a <- d' a + (1 - d') w after every generator
+        update with d' = min(d, (1 + t) / (10 + t)) at update t (short runs are not
+        dominated by the initial weights). Evaluation, export and TFLite use the average;
+        training uses and continues the raw weights. See `build_average`.
       name: model name.
       **kwargs: passed to `keras.Model`.
     """
@@ -112,6 +119,10 @@ class AIGN(keras.Model):
                        ("gradient_penalty_weight", gradient_penalty_weight)):
       if not isinstance(value, (int, float)) or value < 0:
         raise ValueError(f"AIGN.{arg} must be a number >= 0, got {value!r}")
+    if not isinstance(weight_average_decay, (int, float)) or not (
+        0 <= weight_average_decay < 1):
+      raise ValueError("AIGN.weight_average_decay must be a number in [0, 1) (0: no "
+                       f"averaging), got {weight_average_decay!r}")
     if int(discriminator_steps) < 1:
       raise ValueError(f"AIGN.discriminator_steps must be >= 1, got {discriminator_steps}")
     if adversarial_weight > 0 and discriminator is None:
@@ -155,6 +166,9 @@ class AIGN(keras.Model):
       tracked.append("supervised_loss")
     tracked += [f"{name}_regularizer" for name in self.regularizers]
     self._trackers = {name: keras.metrics.Mean(name=name) for name in tracked}
+    self.weight_average_decay = float(weight_average_decay)
+    # A `tf.Module` whose `weights` average the generator's; made by `build_average`.
+    self.generator_average = None
     # Set by the trainer (`train.on_nonfinite="skip"`): skip updates with NaN/Inf.
     self.skip_nonfinite = False
 
@@ -185,6 +199,67 @@ class AIGN(keras.Model):
 
   def _discriminate(self, inputs, training):
     return precision.to_float32(self.discriminator(inputs, training=training))
+
+  # Weight averaging (`weight_average_decay`) ------------------------------------------------
+
+  def build_average(self):
+    """Creates the averaged copy of the generator's weights, starting at their current
+    values; call it once the generator is built (inside the strategy scope, if any). A
+    no-op without averaging or when the copy exists."""
+    if self.weight_average_decay == 0 or self.generator_average is not None:
+      return
+    if not self.generator.weights:
+      raise ValueError("AIGN.build_average: build the generator first (call it once)")
+    average = tf.Module(name="generator_average")
+    # Every replica holds the same generator weights after an update, so the first
+    # replica's new average is every replica's.
+    average.weights = [
+        tf.Variable(w, trainable=False, name=w.name.split(":")[0].replace("/", "_"),
+                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        for w in self.generator.weights]
+    self.generator_average = average
+
+  def _update_average(self):
+    if self.generator_average is None:
+      return
+    # The optimizer's counter is the number of generator updates, this one included.
+    t = tf.cast(self.generator_optimizer.iterations, tf.float32)
+    decay = tf.minimum(self.weight_average_decay, (1.0 + t) / (10.0 + t))
+    for average, weight in zip(self.generator_average.weights, self.generator.weights):
+      if average.dtype.is_floating:
+        average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+      else:
+        average.assign(weight)
+
+  def _check_average(self):
+    if self.generator_average is None:
+      raise ValueError("AIGN: no weight average (weight_average_decay is 0 or "
+                       "build_average() was not called)")
+    shapes = [tuple(w.shape) for w in self.generator.weights]
+    if shapes != [tuple(a.shape) for a in self.generator_average.weights]:
+      raise ValueError("AIGN: the weight average does not match the generator's weights")
+
+  def load_average(self):
+    """Replaces the generator's weights by their average (for inference after restore)."""
+    self._check_average()
+    for average, weight in zip(self.generator_average.weights, self.generator.weights):
+      weight.assign(average)
+
+  @contextlib.contextmanager
+  def averaged_generator(self):
+    """Within the block the generator holds the averaged weights; its own come back after
+    (a no-op without averaging). Used for evaluations during training."""
+    if self.generator_average is None:
+      yield self.generator
+      return
+    self._check_average()
+    saved = [tf.identity(w) for w in self.generator.weights]
+    self.load_average()
+    try:
+      yield self.generator
+    finally:
+      for weight, value in zip(self.generator.weights, saved):
+        weight.assign(value)
 
   # Per-example losses -------------------------------------------------------------------
 
@@ -341,12 +416,14 @@ class AIGN(keras.Model):
       def apply():
         for optimizer, grads, variables in updates:
           optimizer.apply_gradients(zip(grads, variables))
+        self._update_average()
         return tf.constant(True)
 
       tf.cond(finite, apply, lambda: tf.constant(False))
     else:
       for optimizer, grads, variables in updates:
         optimizer.apply_gradients(zip(grads, variables))
+      self._update_average()
     return self._update_trackers(means, d_losses, fake_logits,
                                  real_logits if self.uses_discriminator else None, finite)
 

@@ -3,6 +3,7 @@
 import json
 import os
 
+from absl import logging
 import tensorflow as tf
 
 from aign_tf import errors
@@ -16,7 +17,9 @@ def restore(model_dir, extra_bindings=(), expect_partial=True):
   """Rebuilds task and model from `model_dir`'s operative config and restores weights.
 
   Only the generator is built and restored; the discriminator and optimizer state stay in
-  the checkpoint.
+  the checkpoint. When the model keeps a weight average (`models.AIGN.weight_average_decay`
+  > 0) the generator gets the averaged weights; bind the decay to 0 in `extra_bindings` for
+  the raw ones.
 
   Returns:
     (task, model, step) with the latest checkpoint restored.
@@ -37,11 +40,20 @@ def restore(model_dir, extra_bindings=(), expect_partial=True):
   # Only the generator is needed for inference: build it and restore it alone.
   example = next(iter(task.eval_dataset(2).take(1)))
   model.generator(example[keys.OBSERVATION], training=False)
+  model.build_average()
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-  status = tf.train.Checkpoint(generator=model.generator, step=step).restore(latest)
+  pieces = {"generator": model.generator, "step": step}
+  averaged = model.generator_average is not None and trainer.has_average(latest)
+  if averaged:
+    pieces[trainer.AVERAGE_KEY] = model.generator_average
+  elif model.generator_average is not None:
+    logging.warning("%s holds no generator weight average: using the raw weights", latest)
+  status = tf.train.Checkpoint(**pieces).restore(latest)
   if expect_partial:
     status.expect_partial()
   status.assert_existing_objects_matched()
+  if averaged:
+    model.load_average()
   return task, model, int(step)
 
 

@@ -37,6 +37,8 @@ OPERATIVE_CONFIG = "operative_config.gin"
 CHECKPOINT_DIR = "checkpoints"
 # JSON lines {"step", "train_seconds", "examples", <metrics>} appended by each evaluation.
 EVAL_HISTORY = "eval_history.jsonl"
+# Checkpoint key of the generator's weight average (`models.AIGN.weight_average_decay`).
+AVERAGE_KEY = "generator_average"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -51,15 +53,24 @@ def check_model_dir(model_dir):
     raise errors.ConfigError(f"model_dir {model_dir!r} exists and is not a directory")
 
 
-def build_checkpoint(model, step):
-  """One `tf.train.Checkpoint` naming every piece of training state."""
+def build_checkpoint(model, step, with_average=True):
+  """One `tf.train.Checkpoint` naming every piece of training state (without the weight
+  average if not `with_average`)."""
   state = {"generator": model.generator,
            "generator_optimizer": model.generator_optimizer,
            "step": step}
   if model.uses_discriminator:
     state["discriminator"] = model.discriminator
     state["discriminator_optimizer"] = model.discriminator_optimizer
+  if model.generator_average is not None and with_average:
+    state[AVERAGE_KEY] = model.generator_average
   return tf.train.Checkpoint(**state)
+
+
+def has_average(checkpoint_path):
+  """Whether the checkpoint at `checkpoint_path` holds a generator weight average."""
+  return any(name.startswith(AVERAGE_KEY + "/")
+             for name, _ in tf.train.list_variables(checkpoint_path))
 
 
 def check_batch(model, batch, task):
@@ -88,6 +99,7 @@ def build_variables(model, batch):
   if model.uses_discriminator:
     model.discriminator(batch[keys.MEMORY], training=False)
     model.discriminator_optimizer.build(model.discriminator.trainable_variables)
+  model.build_average()
 
 
 def build_model(model, generator_optimizer, discriminator_optimizer, mixed_precision=None,
@@ -350,8 +362,18 @@ def train(model_dir,
   manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                        max_to_keep=max_checkpoints_to_keep)
   if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("Resumed from %s at step %d", manager.latest_checkpoint, int(step))
+    latest = manager.latest_checkpoint
+    if aign.generator_average is not None and not has_average(latest):
+      # Averaging switched on for a run trained without it: the average starts at the
+      # restored weights.
+      build_checkpoint(aign, step, with_average=False).restore(latest).assert_existing_objects_matched()
+      for average, weight in zip(aign.generator_average.weights, aign.generator.weights):
+        average.assign(weight)
+      logging.warning("%s holds no generator weight average: it starts at the restored "
+                      "weights", latest)
+    else:
+      checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info("Resumed from %s at step %d", latest, int(step))
 
   config_text = gin.operative_config_str()
   if chief:
@@ -384,8 +406,9 @@ def train(model_dir,
   result = {"step": int(step), "train": {}, "eval": {}}
 
   def run_eval(current):
-    metrics, count, batch, prediction = evaluate_model(aign, task, eval_ds, eval_batches,
-                                                       eval_fn)
+    with aign.averaged_generator():  # The weight average, when training keeps one.
+      metrics, count, batch, prediction = evaluate_model(aign, task, eval_ds, eval_batches,
+                                                         eval_fn)
     logging.info("eval step %d (%d examples): %s", current, count,
                  "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
     if chief:

@@ -173,5 +173,88 @@ class AIGNConfigErrorTest(testing.TestCase):
       aign_lib.select({"depth": tf.zeros([1])}, "pose")
 
 
+class WeightAverageTest(testing.TestCase):
+
+  def averaged_model(self, decay, **kwargs):
+    model = make_model(weight_average_decay=decay, **kwargs)
+    batch = next(iter(toy.ToyTask().train_dataset(8, seed=0)))
+    model.generator(batch[keys.OBSERVATION])
+    model.build_average()
+    return model
+
+  def test_average_follows_the_update_rule(self):
+    decay = 0.5
+    model = self.averaged_model(decay)
+    expected = model.generator.get_weights()
+    # The averages are not trained: the model's trainable weights are the networks'.
+    self.assertLen(model.trainable_weights, len(model.generator.trainable_weights)
+                   + len(model.discriminator.trainable_weights))
+    iterator = iter(toy.ToyTask().train_dataset(16, seed=0))
+    step = tf.function(model.train_step)
+    for t in range(1, 6):
+      step(next(iterator))
+      d = min(decay, (1 + t) / (10 + t))
+      expected = [d * a + (1 - d) * w for a, w in zip(expected, model.generator.get_weights())]
+      for a, e in zip(model.generator_average.weights, expected):
+        self.assertAllClose(a.numpy(), e, rtol=1e-5, atol=1e-6)
+    # After five updates the average is not the raw weights.
+    self.assertGreater(max(float(np.abs(a.numpy() - w).max()) for a, w in zip(
+        model.generator_average.weights, model.generator.get_weights())), 1e-4)
+
+  def test_averaged_generator_swaps_weights_in_and_back(self):
+    model = self.averaged_model(0.9)
+    iterator = iter(toy.ToyTask().train_dataset(16, seed=0))
+    for _ in range(5):
+      model.train_step(next(iterator))
+    raw = model.generator.get_weights()
+    average = [a.numpy() for a in model.generator_average.weights]
+    observation = next(iterator)[keys.OBSERVATION]
+    with model.averaged_generator() as generator:
+      for w, a in zip(generator.get_weights(), average):
+        self.assertAllEqual(w, a)
+      inside = model(observation).numpy()
+    for w, r in zip(model.generator.get_weights(), raw):
+      self.assertAllEqual(w, r)
+    self.assertNotAllClose(inside, model(observation).numpy())
+    model.load_average()
+    self.assertAllClose(model(observation).numpy(), inside)
+
+  def test_without_averaging_nothing_is_kept(self):
+    model = self.averaged_model(0.0)
+    self.assertIsNone(model.generator_average)
+    raw = model.generator.get_weights()
+    with model.averaged_generator():
+      for w, r in zip(model.generator.get_weights(), raw):
+        self.assertAllEqual(w, r)
+    with self.assertRaisesRegex(ValueError, "no weight average"):
+      model.load_average()
+
+  def test_skipped_step_leaves_the_average(self):
+    boom = tf.Variable(0.0)
+    model = self.averaged_model(
+        0.5, regularizers={"boom": lambda p, b: boom * tf.ones_like(p[:, 0])})
+    model.skip_nonfinite = True
+    iterator = iter(toy.ToyTask().train_dataset(16, seed=0))
+    for _ in range(3):  # The average now lags the weights.
+      model.train_step(next(iterator))
+    before = [a.numpy() for a in model.generator_average.weights]
+    boom.assign(np.inf)
+    model.train_step(next(iterator))
+    for a, b in zip(model.generator_average.weights, before):
+      self.assertAllEqual(a.numpy(), b)
+    boom.assign(0.0)
+    model.train_step(next(iterator))
+    self.assertNotAllClose(model.generator_average.weights[0].numpy(), before[0])
+
+  @testing.parameterized.parameters(-0.1, 1.0, "0.9")
+  def test_bad_decay_is_named(self, decay):
+    with self.assertRaisesRegex(ValueError, "weight_average_decay"):
+      make_model(weight_average_decay=decay)
+
+  def test_average_needs_a_built_generator(self):
+    with self.assertRaisesRegex(ValueError, "build the generator"):
+      make_model(weight_average_decay=0.9).build_average()
+
+
 if __name__ == "__main__":
   tf.test.main()

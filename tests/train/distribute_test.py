@@ -28,7 +28,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     def run(model_dir, strategy):
       models = []
       def model_fn():
-        models.append(testing.toy_model(supervised_weight=1.0))
+        models.append(testing.toy_model(supervised_weight=1.0, weight_average_decay=0.9))
         return models[-1]
       trainer.train(model_dir, task=toy.ToyTask(num_train=256, num_memory=256,
                                                 num_eval=32, paired_fraction=0.3),
@@ -37,7 +37,9 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
                     discriminator_optimizer=lambda: keras.optimizers.Adam(1e-3),
                     batch_size=8, train_steps=4, checkpoint_every=10, eval_every=0,
                     strategy=strategy)
-      return models[-1].generator.get_weights() + models[-1].discriminator.get_weights()
+      model = models[-1]
+      return (model.generator.get_weights() + model.discriminator.get_weights()
+              + [a.numpy() for a in model.generator_average.weights])
 
     single = run(sys.argv[1] + "/default", "default")
     mirrored = run(sys.argv[1] + "/mirrored",

@@ -9,6 +9,8 @@ import tensorflow as tf
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.tasks import toy
+from aign_tf.train import config
+from aign_tf.train import evaluation
 from aign_tf.train import trainer
 
 
@@ -157,6 +159,58 @@ class TrainerTest(testing.TestCase):
     with self.assertRaisesRegex(errors.ConfigError, "unknown strategy 'tpu2'"):
       run(os.path.join(self.get_temp_dir(), "b"), 1, strategy="tpu2")
     self.assertFalse(os.path.exists(os.path.join(self.get_temp_dir(), "b")))
+
+
+
+class WeightAverageTrainingTest(testing.TestCase):
+  """`models.AIGN.weight_average_decay`: checkpointed, evaluated, restored for export."""
+
+  def train_toy(self, model_dir, steps, decay):
+    config.parse([os.path.join(testing.GIN_DIR, "toy.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
+                 [f"train_steps = {steps}", "train.checkpoint_every = 2",
+                  f"models.AIGN.weight_average_decay = {decay}"])
+    return trainer.train(model_dir)
+
+  def saved(self, model_dir, prefix):
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, trainer.CHECKPOINT_DIR))
+    return [reader.get_tensor(name) for name in sorted(reader.get_variable_to_shape_map())
+            if name.startswith(prefix) and "OPTIMIZER" not in name]
+
+  def assert_holds(self, weights, saved):
+    for weight in weights:
+      self.assertTrue(any(w.shape == weight.shape and np.array_equal(w, weight)
+                          for w in saved))
+
+  def test_evaluation_and_restore_use_the_average(self):
+    model_dir = self.get_temp_dir()
+    result = self.train_toy(model_dir, 6, 0.9)
+    averages = self.saved(model_dir, trainer.AVERAGE_KEY + "/")
+    raw = self.saved(model_dir, "generator/")
+    self.assertLen(averages, len(raw))
+    # Restored for evaluation and export: the generator holds the average ...
+    _, model, step = evaluation.restore(model_dir)
+    self.assertEqual(step, 6)
+    self.assert_holds(model.generator.get_weights(), averages)
+    self.assertFalse(any(np.array_equal(w, r) for w in model.generator.get_weights()
+                         for r in raw if w.shape == r.shape and w.size > 1))
+    # ... and the training run's last evaluation was of the average too.
+    report = evaluation.evaluate(model_dir, num_batches=1)
+    self.assertAllClose(report["metrics"]["reconstruction_loss"],
+                        result["eval"]["reconstruction_loss"], rtol=1e-5)
+    # Decay bound to 0: the raw weights.
+    _, model, _ = evaluation.restore(model_dir,
+                                     ["models.AIGN.weight_average_decay = 0.0"])
+    self.assert_holds(model.generator.get_weights(), raw)
+
+  def test_switching_averaging_on_when_resuming(self):
+    model_dir = self.get_temp_dir()
+    self.train_toy(model_dir, 2, 0.0)
+    self.assertEmpty(self.saved(model_dir, trainer.AVERAGE_KEY + "/"))
+    result = self.train_toy(model_dir, 4, 0.9)
+    self.assertEqual(result["step"], 4)
+    self.assertLen(self.saved(model_dir, trainer.AVERAGE_KEY + "/"),
+                   len(self.saved(model_dir, "generator/")))
 
 
 if __name__ == "__main__":
