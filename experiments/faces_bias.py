@@ -148,12 +148,12 @@ def sr_bindings(inputs, memory, eval_faces, model_dir_name):
       f"{FLAGS.scale if FLAGS.detail_discriminator else None}"]
 
 
-def generate(model_dir, high_res):
+def generate(model_dir, high_res, extra_bindings=()):
   """Runs a trained SR generator on the pooled `high_res` faces; returns outputs."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from aign_tf.renderers import downsample  # pylint: disable=g-import-not-at-top
   from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
-  _, model, _ = evaluation.restore(model_dir)
+  _, model, _ = evaluation.restore(model_dir, extra_bindings)
   low = downsample.average_pool(tf.constant(high_res), FLAGS.scale)
   outputs = [model.generator(low[i:i + 32], training=False).numpy()
              for i in range(0, len(high_res), 32)]
@@ -264,13 +264,27 @@ def part_sr_baselines(results):
 
 
 def part_unbiased(results):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import faces as faces_task  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
   s = specs()
   bindings = sr_bindings(s["crowd_inputs"], s["crowd_memory"], s[unbiased_eval_key()],
                          "sr_unbiased")
-  _, result = train_run("sr_unbiased", "faces_sr.gin", bindings, steps=FLAGS.unbiased_steps)
+  model_dir, result = train_run("sr_unbiased", "faces_sr.gin", bindings,
+                                steps=FLAGS.unbiased_steps)
   keep = ("psnr", "bicubic_psnr", "ssim", "bicubic_ssim", "lr_psnr")
   results["unbiased"] = {k: result["eval"][k] for k in keep}
   results["unbiased"]["steps"] = FLAGS.unbiased_steps
+  if trainer.has_average(tf.train.latest_checkpoint(
+      os.path.join(model_dir, trainer.CHECKPOINT_DIR))):
+    # Weight average against raw weights, both on every evaluation face (the training
+    # run's evaluation above covers `train.eval_batches` batches, of the average).
+    high = load(s[unbiased_eval_key()])
+    for name, extra in (("average", []),
+                        ("raw_weights", ["models.AIGN.weight_average_decay = 0.0"])):
+      outputs, _ = generate(model_dir, high, extra)
+      results["unbiased"][f"psnr_all_faces_{name}"] = float(
+          np.mean(faces_task.psnr(high, outputs)))
   print(f"[unbiased] {fmt(results['unbiased'])}", flush=True)
   part_sr_baselines(results)
 
