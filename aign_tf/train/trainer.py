@@ -366,7 +366,8 @@ def train(model_dir,
     if aign.generator_average is not None and not has_average(latest):
       # Averaging switched on for a run trained without it: the average starts at the
       # restored weights.
-      build_checkpoint(aign, step, with_average=False).restore(latest).assert_existing_objects_matched()
+      status = build_checkpoint(aign, step, with_average=False).restore(latest)
+      status.assert_existing_objects_matched()
       for average, weight in zip(aign.generator_average.weights, aign.generator.weights):
         average.assign(weight)
       logging.warning("%s holds no generator weight average: it starts at the restored "
