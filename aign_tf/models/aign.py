@@ -231,19 +231,19 @@ class AIGN(keras.Model):
       else:
         average.assign(weight)
 
-  def _check_average(self):
+  def _average_weights(self):
     if self.generator_average is None:
       raise ValueError("AIGN: no weight average (weight_average_decay is 0 or "
                        "build_average() was not called)")
-    shapes = [tuple(w.shape) for w in self.generator.weights]
-    if shapes != [tuple(a.shape) for a in self.generator_average.weights]:
-      raise ValueError("AIGN: the weight average does not match the generator's weights")
+    return self.generator_average.weights
+
+  def reset_average(self):
+    """Restarts the average at the generator's current weights."""
+    _assign(self._average_weights(), self.generator.weights)
 
   def load_average(self):
     """Replaces the generator's weights by their average (for inference after restore)."""
-    self._check_average()
-    for average, weight in zip(self.generator_average.weights, self.generator.weights):
-      weight.assign(average)
+    _assign(self.generator.weights, self._average_weights())
 
   @contextlib.contextmanager
   def averaged_generator(self):
@@ -252,14 +252,12 @@ class AIGN(keras.Model):
     if self.generator_average is None:
       yield self.generator
       return
-    self._check_average()
     saved = [tf.identity(w) for w in self.generator.weights]
     self.load_average()
     try:
       yield self.generator
     finally:
-      for weight, value in zip(self.generator.weights, saved):
-        weight.assign(value)
+      _assign(self.generator.weights, saved)
 
   # Per-example losses -------------------------------------------------------------------
 
@@ -468,6 +466,11 @@ class AIGN(keras.Model):
     """Predictions and per-example generator losses for evaluation, without D."""
     prediction = self._generate(batch[keys.OBSERVATION], training=False)
     return prediction, self.generator_losses(batch, prediction)
+
+
+def _assign(variables, values):
+  for variable, value in zip(variables, values):
+    variable.assign(value)
 
 
 def _accepts(fn, argument):

@@ -368,8 +368,7 @@ def train(model_dir,
       # restored weights.
       status = build_checkpoint(aign, step, with_average=False).restore(latest)
       status.assert_existing_objects_matched()
-      for average, weight in zip(aign.generator_average.weights, aign.generator.weights):
-        average.assign(weight)
+      aign.reset_average()
       logging.warning("%s holds no generator weight average: it starts at the restored "
                       "weights", latest)
     else:
