@@ -4,11 +4,13 @@
 tf_keras models, so the tf_keras (Keras 2) classes are registered here under the module name
 `optimizers` (e.g. `@generator/optimizers.Adam`).
 
-`register_all()` imports every module that defines configurables, so a gin file naming any
-task can be parsed. Modules that need TensorFlow Graphics import it lazily inside functions.
+`register_all()` imports every module of the packages that define configurables (tasks,
+renderers, networks, objectives) and the gin root, so a gin file naming any of them can be
+parsed. A new module registers itself by living in one of those packages.
 """
 
 import importlib
+import pkgutil
 
 import gin
 import tf_keras as keras
@@ -24,32 +26,28 @@ for _name in _SCHEDULES:
   gin.external_configurable(getattr(keras.optimizers.schedules, _name), name=_name,
                             module="schedules")
 
-# Modules whose import registers gin configurables. A new task adds its modules here.
-CONFIGURABLE_MODULES = (
-    "aign_tf.objectives.adversarial",
-    "aign_tf.objectives.reconstruction",
-    "aign_tf.models.aign",
-    "aign_tf.models.generators",
-    "aign_tf.models.discriminators",
-    "aign_tf.renderers.base",
-    "aign_tf.tasks.toy",
-    "aign_tf.train.trainer",
-    "aign_tf.data.pose",
-    "aign_tf.models.pose_networks",
-    "aign_tf.objectives.pose",
-    "aign_tf.renderers.projection",
-    "aign_tf.tasks.pose",
-    "aign_tf.renderers.view_synthesis",
-    "aign_tf.models.sfm_networks",
-    "aign_tf.tasks.sfm",
-    "aign_tf.renderers.downsample",
-    "aign_tf.renderers.masking",
-    "aign_tf.models.face_networks",
-    "aign_tf.tasks.faces",
+# Packages whose modules register gin configurables. Every module in them is imported, so a
+# new task, renderer, network or objective registers itself by being there: no list to edit.
+CONFIGURABLE_PACKAGES = (
+    "aign_tf.objectives",
+    "aign_tf.renderers",
+    "aign_tf.models",
+    "aign_tf.tasks",
 )
+# The gin root `train(...)` and what it configures (`train.make_strategy`).
+CONFIGURABLE_MODULES = ("aign_tf.train.trainer",)
+
+
+def configurable_modules():
+  """Names of the modules `register_all` imports."""
+  names = []
+  for package in CONFIGURABLE_PACKAGES:
+    path = importlib.import_module(package).__path__
+    names += sorted(info.name for info in pkgutil.iter_modules(path, package + "."))
+  return names + list(CONFIGURABLE_MODULES)
 
 
 def register_all():
   """Imports every module that registers gin configurables."""
-  for module in CONFIGURABLE_MODULES:
+  for module in configurable_modules():
     importlib.import_module(module)

@@ -15,3 +15,8 @@ class ConfigError(AIGNError, ValueError):
 
 class DataError(AIGNError, ValueError):
   """A data file is missing, unreadable, malformed or has the wrong shape."""
+
+
+class WriteError(AIGNError, OSError):
+  """An output (checkpoint, config, report, export) cannot be written: a read-only or full
+  disk, a missing permission. The message names the path."""

@@ -70,7 +70,7 @@ def prepare_model(scratch):
     model_dir = FLAGS.model_dir
     try:
       if model_dir is None:
-        from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+        from aign_tf import config  # pylint: disable=g-import-not-at-top
         from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
         model_dir = os.path.join(scratch, "run")
         config.parse([FLAGS.gin_file], ["train_steps = 1", "train.eval_every = 0",

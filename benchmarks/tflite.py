@@ -44,7 +44,7 @@ FLAGS = flags.FLAGS
 
 def export_task(task_name, scratch):
   from aign_tf.serving import export  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
   model_dir = getattr(FLAGS, f"{task_name}_model_dir", None)
   if model_dir is None:
@@ -119,7 +119,7 @@ def measure(task_name, saved_model, scratch):
 
 def eval_inputs_and_targets(task, specs, count):
   """Serving inputs and ground-truth float faces `[N, H, W, 3]` from the eval split."""
-  from aign_tf.data import keys  # pylint: disable=g-import-not-at-top
+  from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
   from aign_tf.serving import tflite  # pylint: disable=g-import-not-at-top
   inputs, targets = [], []
   for batch in task.eval_dataset(batch_size=count, split="eval").take(1):

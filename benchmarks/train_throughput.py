@@ -85,9 +85,9 @@ def benchmark(gin_file, steps):
   import gin  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  from aign_tf.data import keys  # pylint: disable=g-import-not-at-top
+  from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
   from aign_tf.models import aign as aign_lib  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
 
   config.parse([gin_file], FLAGS.gin_bindings)
@@ -121,7 +121,7 @@ def benchmark(gin_file, steps):
       results["jit_error"] = str(e).splitlines()[0][:200]
 
   for policy in FLAGS.compare_mixed:
-    from aign_tf.train import precision  # pylint: disable=g-import-not-at-top
+    from aign_tf.models import precision  # pylint: disable=g-import-not-at-top
     mixed = build(policy)
     with precision.policy_scope(policy):  # layers built lazily get the same policy
       trainer.build_variables(mixed, cached)

@@ -114,7 +114,8 @@ def gin_value(value):
 
 def train_run(name, gin_file, bindings, steps=None):
   """Trains one configuration (FLAGS.steps unless `steps`); returns its model_dir."""
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import runs  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
   model_dir = os.path.join(FLAGS.out_dir, name)
   steps = steps or FLAGS.steps
@@ -153,7 +154,7 @@ def generate(model_dir, high_res, extra_bindings=()):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from aign_tf.renderers import downsample  # pylint: disable=g-import-not-at-top
   from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
-  _, model, _ = evaluation.restore(model_dir, extra_bindings)
+  _, model, _ = runs.restore(model_dir, extra_bindings)
   low = downsample.average_pool(tf.constant(high_res), FLAGS.scale)
   outputs = [model.generator(low[i:i + 32], training=False).numpy()
              for i in range(0, len(high_res), 32)]
@@ -196,7 +197,7 @@ def load(spec):
 
 def part_bias(results):
   from aign_tf.tasks import faces as faces_task  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import summaries  # pylint: disable=g-import-not-at-top
+  from aign_tf.core import imaging  # pylint: disable=g-import-not-at-top
   s = specs()
   eval_b = load(s["eval_b"])
   classifiers = {}
@@ -242,7 +243,7 @@ def part_bias(results):
   print(f"[bias] reference: {fmt(out['reference'])}", flush=True)
   grid_rows = ([[faces_task.upsample_nearest(low[i], FLAGS.scale) for i in range(6)]] +
                grid_rows + [[eval_b[i] for i in range(6)]])
-  summaries.write_png(os.path.join(FLAGS.out_dir, "bias_grid.png"), summaries.grid(grid_rows))
+  imaging.write_png(os.path.join(FLAGS.out_dir, "bias_grid.png"), imaging.grid(grid_rows))
   results["bias"] = out
 
 
@@ -275,8 +276,8 @@ def part_unbiased(results):
   keep = ("psnr", "bicubic_psnr", "ssim", "bicubic_ssim", "lr_psnr")
   results["unbiased"] = {k: result["eval"][k] for k in keep}
   results["unbiased"]["steps"] = FLAGS.unbiased_steps
-  if trainer.has_average(tf.train.latest_checkpoint(
-      os.path.join(model_dir, trainer.CHECKPOINT_DIR))):
+  if runs.has_average(tf.train.latest_checkpoint(
+      os.path.join(model_dir, runs.CHECKPOINT_DIR))):
     # Weight average against raw weights, both on every evaluation face (the training
     # run's evaluation above covers `train.eval_batches` batches, of the average).
     high = load(s[unbiased_eval_key()])

@@ -51,7 +51,7 @@ ROWS = {
 
 def run_one(row, seed):
   """Trains one configuration and evaluates it on the held-out split; returns metrics."""
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
   _, gin_file, bindings = ROWS[row]

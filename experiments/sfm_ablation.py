@@ -71,8 +71,9 @@ def run_one(variant, seed, model_dir, env):
                  check=True)
   with open(report_path) as f:
     report = json.load(f)
+  from aign_tf.train import history  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
-  history = trainer.read_eval_history(model_dir)
+  history = history.read(model_dir)
   print(f"  {variant} seed {seed}: {minutes:.1f} min, step {report['step']}, "
         f"abs_rel {report['metrics']['abs_rel']:.4f}", flush=True)
   return {"variant": variant, "seed": seed, "minutes": minutes, "step": report["step"],
@@ -85,7 +86,8 @@ def baselines():
   import numpy as np  # pylint: disable=g-import-not-at-top
   from aign_tf.data import sfm as sfm_data  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import sfm_metrics  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   config.parse(["sfm.gin"], list(FLAGS.gin_bindings))
   task = config.resolve("train.task")
   pairs = task._pairs("eval")  # pylint: disable=protected-access
@@ -96,10 +98,10 @@ def baselines():
   forward[:, 2] = 1.0
   mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}
   return {
-      "constant depth": mean(sfm.depth_metrics(depth, np.ones_like(depth))),
-      "mean memory depth map": mean(sfm.depth_metrics(
+      "constant depth": mean(sfm_metrics.depth_metrics(depth, np.ones_like(depth))),
+      "mean memory depth map": mean(sfm_metrics.depth_metrics(
           depth, np.broadcast_to(memory_mean, depth.shape))),
-      "straight ahead (t=(0,0,1), R=I)": mean(sfm.egomotion_metrics(egomotion, forward)),
+      "straight ahead (t=(0,0,1), R=I)": mean(sfm_metrics.egomotion_metrics(egomotion, forward)),
   }
 
 

@@ -1,4 +1,9 @@
-"""pytest options: slow tests run only with --runslow (as .ci/run does)."""
+"""pytest options: tests marked `slow` run only with --runslow.
+
+The README's test command (which .ci/run calls) does not pass --runslow: the default suite
+must stay under about 15 minutes on 2 cores. No test is marked slow today; long runs live in
+benchmarks/ and experiments/.
+"""
 
 import os
 import tempfile

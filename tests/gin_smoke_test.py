@@ -3,8 +3,10 @@
 import glob
 import os
 
+from aign_tf import runs  # pylint: disable=g-import-not-at-top
+
 from aign_tf import testing
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import trainer
 
 GIN_FILES = sorted(
@@ -25,7 +27,7 @@ class GinSmokeTest(testing.TestCase):
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
     result = trainer.train(model_dir)
     self.assertEqual(result["step"], 2)
-    self.assertTrue(os.path.isfile(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)))
-    self.assertTrue(glob.glob(os.path.join(model_dir, trainer.CHECKPOINT_DIR, "ckpt-2.index")))
+    self.assertTrue(os.path.isfile(os.path.join(model_dir, runs.OPERATIVE_CONFIG)))
+    self.assertTrue(glob.glob(os.path.join(model_dir, runs.CHECKPOINT_DIR, "ckpt-2.index")))
     for name, value in result["train"].items():
       self.assert_finite(value)

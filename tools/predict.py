@@ -76,8 +76,8 @@ def _run():
           f"people to {FLAGS.output}")
     if FLAGS.plot:
       from aign_tf.tasks import pose  # pylint: disable=g-import-not-at-top
-      from aign_tf.train import summaries  # pylint: disable=g-import-not-at-top
-      summaries.write_png(FLAGS.plot, pose.plot_poses(keypoints["keypoints_2d"],
+      from aign_tf.core import imaging  # pylint: disable=g-import-not-at-top
+      imaging.write_png(FLAGS.plot, pose.plot_poses(keypoints["keypoints_2d"],
                                                       outputs["joints_3d"]))
       print(f"wrote {FLAGS.plot}")
 

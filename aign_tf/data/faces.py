@@ -31,9 +31,9 @@ from typing import List, Optional
 
 import numpy as np
 from PIL import Image
-from PIL import UnidentifiedImageError
 
 from aign_tf import errors
+from aign_tf.core import imaging
 from aign_tf.data import bad_files
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
@@ -77,28 +77,6 @@ class FaceSet:
 
 # Image files ------------------------------------------------------------------------------
 
-def to_rgb8(image, path="image"):
-  """Converts a PIL image of any common mode to an RGB uint8 array `[H, W, 3]`."""
-  mode = image.mode
-  if mode in ("I;16", "I;16B", "I;16L", "I"):
-    values = np.asarray(image, np.float64)
-    top = 65535.0 if mode.startswith("I;16") or values.max() > 255 else 255.0
-    grey = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
-    return np.stack([grey] * 3, axis=-1)
-  if mode == "F":
-    values = np.asarray(image, np.float64)
-    grey = np.clip(np.round(values * (255.0 if values.max() <= 1.0 else 1.0)), 0, 255)
-    return np.stack([grey.astype(np.uint8)] * 3, axis=-1)
-  if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-  try:
-    return np.asarray(image.convert("RGB"))
-  except (ValueError, OSError) as e:
-    raise errors.DataError(f"{path}: cannot convert image mode {mode!r} to RGB: {e}") from e
-
-
 def center_square(image):
   """Centre-crops `[H, W, C]` to a square."""
   height, width = image.shape[:2]
@@ -135,15 +113,7 @@ def load_image(path, resolution, crop=None):
   Raises:
     errors.DataError: unreadable file, or an image smaller than half of R.
   """
-  try:
-    with Image.open(path) as pil:
-      pil.load()
-      image = to_rgb8(pil, path)
-  except errors.DataError:
-    raise
-  except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-          Image.DecompressionBombError) as e:
-    raise errors.DataError(f"{path}: cannot read image ({e})") from e
+  image = imaging.read_image(path)
   if crop is not None:
     top, left, height, width = crop
     if image.shape[0] >= top + height and image.shape[1] >= left + width:

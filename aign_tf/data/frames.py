@@ -1,7 +1,7 @@
 """Frame pairs from plain image folders and videos, for unsupervised structure from motion.
 
 Consecutive frames make pairs (target = frame i, source = frame i - 1, as
-`sfm.load_kitti_raw`); there is no depth or egomotion. Frames are optionally centre-cropped to
+`kitti.load_kitti_raw`); there is no depth or egomotion. Frames are optionally centre-cropped to
 the output aspect ratio, then resized to (height, width) bilinearly.
 
 Intrinsics (f_x, f_y, c_x, c_y), in pixels with pixel centres at integers, come either
@@ -25,6 +25,7 @@ import re
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import imaging
 from aign_tf.data import sfm as sfm_data
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
@@ -185,7 +186,7 @@ def load_frame_folder(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrin
   if len(paths) < 2:
     raise errors.DataError(f"{path}: needs at least 2 image files ({', '.join(IMAGE_EXTENSIONS)}"
                            f"), found {len(paths)}")
-  frames = [sfm_data.read_image(p) for p in paths]
+  frames = [imaging.read_image(p) for p in paths]
   return prepare_frames(frames, paths, height, width, intrinsics, fov_degrees, crop, path)
 
 

@@ -25,12 +25,14 @@ on the line, the right image, is ignored). Each test frame is the target; the fr
 is the source.
 """
 
+import glob
 import os
 import re
 
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import imaging
 from aign_tf.data import sfm as sfm_data
 
 # Crop of Garg et al. 2016 used by the Eigen-split evaluations (fractions of the image
@@ -97,6 +99,76 @@ def read_cam_to_cam(path, camera="02"):
   if width < 1 or height < 1:
     raise errors.DataError(f"{path}: 'S_rect_{camera}' gives image size {width}x{height}")
   return r_rect, p_rect, (int(round(height)), int(round(width)))
+
+
+def read_kitti_calibration(path, camera="02"):
+  """(f_x, f_y, c_x, c_y) `[4]` and image size (h, w) (None without `S_rect_<camera>`) from
+  KITTI's `calib_cam_to_cam.txt`.
+
+  Raises:
+    errors.DataError: missing file, missing `P_rect_<camera>` or malformed values.
+  """
+  fields = read_calib_file(path)
+  p = calib_values(fields, path, f"P_rect_{camera}", 12).reshape(3, 4)
+  size = None
+  if f"S_rect_{camera}" in fields:
+    width, height = calib_values(fields, path, f"S_rect_{camera}", 2)
+    size = (int(round(height)), int(round(width)))
+  return np.array([p[0, 0], p[1, 1], p[0, 2], p[1, 2]], np.float32), size
+
+
+# Raw drives -------------------------------------------------------------------------------
+
+def load_kitti_raw(root, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, camera="02", max_frames=None,
+                   exclude_drives=()):
+  """Consecutive-frame pairs from KITTI raw drives under `root`.
+
+  Each drive's frames i (target) and i - 1 (source) make a pair; intrinsics come from the
+  date folder's `calib_cam_to_cam.txt` and are scaled to (height, width). Drives whose folder
+  name is in `exclude_drives` (e.g. `kitti.eigen_test_drives(...)`, so that training never
+  sees a test drive) are skipped.
+
+  Returns:
+    dict as `sfm_data.generate_pairs` without "depth" and "egomotion", plus "drive" `[N]` names.
+
+  Raises:
+    errors.DataError: no drives, unreadable images or calibration, drives with < 2 frames.
+  """
+  drives = sorted(glob.glob(os.path.join(root, "*", "*_sync", f"image_{camera}", "data")))
+  if not drives:
+    raise errors.DataError(f"{root}: no KITTI raw drives (<date>/<drive>_sync/"
+                           f"image_{camera}/data/*.png)")
+  excluded = set(exclude_drives)
+  drives = [d for d in drives
+            if os.path.basename(os.path.dirname(os.path.dirname(d))) not in excluded]
+  if not drives:
+    raise errors.DataError(f"{root}: every KITTI raw drive is excluded (test drives)")
+  out = {"target_frame": [], "source_frame": [], "intrinsics": [], "drive": []}
+  for data_dir in drives:
+    drive_dir = os.path.dirname(os.path.dirname(data_dir))
+    date_dir = os.path.dirname(drive_dir)
+    calib, size = read_kitti_calibration(os.path.join(date_dir, "calib_cam_to_cam.txt"),
+                                         camera)
+    paths = sorted(glob.glob(os.path.join(data_dir, "*.png")))
+    if max_frames:
+      paths = paths[:max_frames]
+    if len(paths) < 2:
+      raise errors.DataError(f"{data_dir}: needs at least 2 frames, found {len(paths)}")
+    frames = []
+    for path in paths:
+      image = imaging.read_image(path)
+      if size is not None and image.shape[:2] != size:
+        raise errors.DataError(f"{path}: image is {image.shape[1]}x{image.shape[0]} but "
+                               f"S_rect_{camera} says {size[1]}x{size[0]}")
+      frames.append(image)
+    intrinsics = sfm_data.scale_intrinsics(calib, frames[0].shape[:2], (height, width))
+    frames = [sfm_data.resize_image(f, height, width) for f in frames]
+    for i in range(1, len(frames)):
+      out["target_frame"].append(frames[i])
+      out["source_frame"].append(frames[i - 1])
+      out["intrinsics"].append(intrinsics)
+      out["drive"].append(os.path.basename(drive_dir))
+  return {k: np.stack(v) if k != "drive" else np.array(v) for k, v in out.items()}
 
 
 # Velodyne -> depth ------------------------------------------------------------------------
@@ -283,9 +355,9 @@ def load_eigen_test(root, list_path, height=sfm_data.HEIGHT, width=sfm_data.WIDT
       raise errors.DataError(f"{where}: previous frame {frame - 1:010d} of {drive} not found "
                              "(needed as the source)")
     calib_dir = os.path.dirname(os.path.join(root, drive))
-    intrinsics, size = sfm_data.read_kitti_calibration(
+    intrinsics, size = read_kitti_calibration(
         os.path.join(calib_dir, "calib_cam_to_cam.txt"), camera)
-    target, source = sfm_data.read_image(target_path), sfm_data.read_image(source_path)
+    target, source = imaging.read_image(target_path), imaging.read_image(source_path)
     for path, image in ((target_path, target), (source_path, source)):
       if size is not None and image.shape[:2] != size:
         raise errors.DataError(f"{path}: image is {image.shape[1]}x{image.shape[0]} but "

@@ -7,7 +7,7 @@ zipped per batch. Nothing pairs an observation with a memory sample.
 
 import tensorflow as tf
 
-from aign_tf.data import keys
+from aign_tf.core import keys
 
 
 def batched(dataset, batch_size, shuffle_buffer=0, seed=None, repeat=True):
@@ -36,3 +36,33 @@ def zip_with_memory(observations, memory):
     return {**batch, keys.MEMORY: memory_batch}
 
   return tf.data.Dataset.zip((observations, memory)).map(merge).prefetch(tf.data.AUTOTUNE)
+
+
+def training_stream(examples, num_examples, batch_size, seed, memory=None, memory_seed=None,
+                    batch_fn=None):
+  """The AIGN training stream, written once for every task: shuffled, repeated batches of
+  observations, zipped with an independently shuffled stream of unpaired memory samples.
+
+  Args:
+    examples: a dataset of single examples (dicts of tensors; keys in `aign_tf.core.keys`
+      or task-specific ones that `batch_fn` maps to them).
+    num_examples: the number of examples (the shuffle buffer: a full shuffle).
+    batch_size: examples per batch (drop_remainder).
+    seed: the observation stream's shuffle seed.
+    memory: None (no memory: a model without a discriminator), or a callable returning
+      (dataset of single memory samples, their number). It is only called when given, so a
+      task's memory (e.g. ray-cast depth maps) is never built for a model that ignores it.
+    memory_seed: the memory stream's shuffle seed.
+    batch_fn: optional function applied to each observation batch.
+
+  Returns:
+    An infinite, prefetched dataset of batch dicts.
+  """
+  observations = batched(examples, batch_size, shuffle_buffer=num_examples, seed=seed)
+  if batch_fn is not None:
+    observations = observations.map(batch_fn)
+  if memory is None:
+    return zip_with_memory(observations, None)
+  memory_samples, count = memory()
+  return zip_with_memory(observations, batched(memory_samples, batch_size,
+                                               shuffle_buffer=count, seed=memory_seed))

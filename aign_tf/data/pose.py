@@ -40,7 +40,7 @@ from aign_tf.data.mocap import deepmimic
 from aign_tf.data.mocap import h36m
 from aign_tf.data.mocap import kinematics
 from aign_tf.data.mocap import procedural
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 SPLITS = ("memory", "train", "eval")
 CANONICAL = "canonical"

@@ -2,7 +2,7 @@
 
 `fetch(cache_dir)` downloads `bvhtools==1.6.0` (sdist) and `pybullet==3.2.7` (wheel) with pip,
 checks their pinned SHA-256, runs forward kinematics and writes `<cache>/pose/<clip>.npz`
-(`poses` `[T, 17, 3]` metres y up, in the layout of `aign_tf.data.mocap.skeleton`, and `fps`)
+(`poses` `[T, 17, 3]` metres y up, in the layout of `aign_tf.core.skeleton`, and `fps`)
 plus `manifest.json` with checksums. `load(cache_dir)` returns the converted clips, or None
 when nothing was fetched (the task then uses its embedded procedural clips).
 

@@ -26,7 +26,6 @@ Real formats (tested on tiny files the tests write):
 """
 
 import functools
-import glob
 import math
 import os
 import time
@@ -35,6 +34,7 @@ from absl import logging
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import imaging
 
 # Default resolution: KITTI's aspect ratio (~3:1) at a size where the 2-core CPU trains
 # several steps per second (64 x 192 is 1/4.3 of the usual 128 x 416).
@@ -548,15 +548,6 @@ def generate_snippets(num_snippets, length=5, height=HEIGHT, width=WIDTH, seed=0
 
 # Real formats ----------------------------------------------------------------------------
 
-def _read_image(path):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  try:
-    with Image.open(path) as image:
-      return np.asarray(image.convert("RGB"))
-  except (OSError, ValueError) as e:
-    raise errors.DataError(f"{path}: cannot read image ({e})") from e
-
-
 def _resize(image, height, width):
   from PIL import Image  # pylint: disable=g-import-not-at-top
   if image.shape[:2] == (height, width):
@@ -564,9 +555,8 @@ def _resize(image, height, width):
   return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-# For the other real-format modules (`aign_tf.data.kitti`, `aign_tf.data.frames`): an image
-# file -> uint8 `[H, W, 3]` RGB (DataError naming the file), and bilinear resizing.
-read_image = _read_image
+# Bilinear resizing for the other real-format modules (`aign_tf.data.kitti`,
+# `aign_tf.data.frames`).
 resize_image = _resize
 
 
@@ -577,90 +567,6 @@ def scale_intrinsics(intrinsics, from_size, to_size):
   fx, fy, cx, cy = np.asarray(intrinsics, np.float64)
   return np.array([fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5],
                   np.float32)
-
-
-def read_kitti_calibration(path, camera="02"):
-  """(f_x, f_y, c_x, c_y) and image size (h, w) from KITTI's `calib_cam_to_cam.txt`.
-
-  Raises:
-    errors.DataError: missing file, missing `P_rect_<camera>` or malformed values.
-  """
-  if not os.path.isfile(path):
-    raise errors.DataError(f"{path}: KITTI calibration file not found")
-  fields = {}
-  with open(path) as f:
-    for line in f:
-      if ":" in line:
-        key, value = line.split(":", 1)
-        fields[key.strip()] = value.strip()
-  key = f"P_rect_{camera}"
-  if key not in fields:
-    raise errors.DataError(f"{path}: no '{key}' line")
-  try:
-    values = np.array([float(v) for v in fields[key].split()])
-  except ValueError as e:
-    raise errors.DataError(f"{path}: '{key}' is not numeric") from e
-  if values.size != 12:
-    raise errors.DataError(f"{path}: '{key}' has {values.size} values, expected 12")
-  p = values.reshape(3, 4)
-  size = None
-  size_key = f"S_rect_{camera}"
-  if size_key in fields:
-    w, h = [float(v) for v in fields[size_key].split()]
-    size = (int(round(h)), int(round(w)))
-  return np.array([p[0, 0], p[1, 1], p[0, 2], p[1, 2]], np.float32), size
-
-
-def load_kitti_raw(root, height=HEIGHT, width=WIDTH, camera="02", max_frames=None,
-                   exclude_drives=()):
-  """Consecutive-frame pairs from KITTI raw drives under `root`.
-
-  Each drive's frames i (target) and i - 1 (source) make a pair; intrinsics come from the
-  date folder's `calib_cam_to_cam.txt` and are scaled to (height, width). Drives whose folder
-  name is in `exclude_drives` (e.g. `kitti.eigen_test_drives(...)`, so that training never
-  sees a test drive) are skipped.
-
-  Returns:
-    dict as `generate_pairs` without "depth" and "egomotion", plus "drive" `[N]` names.
-
-  Raises:
-    errors.DataError: no drives, unreadable images or calibration, drives with < 2 frames.
-  """
-  drives = sorted(glob.glob(os.path.join(root, "*", "*_sync", f"image_{camera}", "data")))
-  if not drives:
-    raise errors.DataError(f"{root}: no KITTI raw drives (<date>/<drive>_sync/"
-                           f"image_{camera}/data/*.png)")
-  excluded = set(exclude_drives)
-  drives = [d for d in drives
-            if os.path.basename(os.path.dirname(os.path.dirname(d))) not in excluded]
-  if not drives:
-    raise errors.DataError(f"{root}: every KITTI raw drive is excluded (test drives)")
-  out = {"target_frame": [], "source_frame": [], "intrinsics": [], "drive": []}
-  for data_dir in drives:
-    drive_dir = os.path.dirname(os.path.dirname(data_dir))
-    date_dir = os.path.dirname(drive_dir)
-    calib, size = read_kitti_calibration(os.path.join(date_dir, "calib_cam_to_cam.txt"),
-                                         camera)
-    paths = sorted(glob.glob(os.path.join(data_dir, "*.png")))
-    if max_frames:
-      paths = paths[:max_frames]
-    if len(paths) < 2:
-      raise errors.DataError(f"{data_dir}: needs at least 2 frames, found {len(paths)}")
-    frames = []
-    for path in paths:
-      image = _read_image(path)
-      if size is not None and image.shape[:2] != size:
-        raise errors.DataError(f"{path}: image is {image.shape[1]}x{image.shape[0]} but "
-                               f"S_rect_{camera} says {size[1]}x{size[0]}")
-      frames.append(image)
-    intrinsics = scale_intrinsics(calib, frames[0].shape[:2], (height, width))
-    frames = [_resize(f, height, width) for f in frames]
-    for i in range(1, len(frames)):
-      out["target_frame"].append(frames[i])
-      out["source_frame"].append(frames[i - 1])
-      out["intrinsics"].append(intrinsics)
-      out["drive"].append(os.path.basename(drive_dir))
-  return {k: np.stack(v) if k != "drive" else np.array(v) for k, v in out.items()}
 
 
 def read_sfmlearner_intrinsics(path):
@@ -706,7 +612,7 @@ def load_sfmlearner(root, split="train", height=HEIGHT, width=WIDTH, seq_length=
                       None)
     if image_path is None:
       raise errors.DataError(f"{stem}.jpg: image not found (listed in {list_path})")
-    strip = _read_image(image_path)
+    strip = imaging.read_image(image_path)
     if strip.shape[1] % seq_length:
       raise errors.DataError(f"{image_path}: width {strip.shape[1]} is not a multiple of "
                              f"seq_length={seq_length}")
@@ -765,3 +671,36 @@ def consecutive_egomotion(poses):
   """`[N, 4, 4]` poses -> `[N - 1, 6]` egomotion of pairs (target i, source i - 1)."""
   poses = np.asarray(poses)
   return relative_egomotion(poses[1:], poses[:-1])
+
+
+def load_poses(path):
+  """A pose file in TUM (8 columns) or KITTI (12 columns) format -> `[N, 4, 4]`."""
+  if not os.path.isfile(path):
+    raise errors.DataError(f"{path}: pose file not found")
+  with open(path) as f:
+    first = next((line for line in f if line.strip() and not line.startswith("#")), "")
+  columns = len(first.replace(",", " ").split())
+  if columns == 8:
+    return load_tum_poses(path)[1]
+  if columns == 12:
+    return load_kitti_poses(path)
+  raise errors.DataError(f"{path}: {columns} columns; expected 8 (TUM) or 12 (KITTI 3x4)")
+
+
+def load_depth_memory(path, height, width):
+  """Depth maps from a .npy file `[N, H', W']` or `[N, H', W', 1]`, resized (nearest) to
+  `[N, height, width, 1]` float32."""
+  try:
+    depth = np.load(path)
+  except (OSError, ValueError) as e:
+    raise errors.DataError(f"{path}: cannot read depth memory ({e})") from e
+  if depth.ndim == 4 and depth.shape[-1] == 1:
+    depth = depth[..., 0]
+  if depth.ndim != 3 or len(depth) == 0:
+    raise errors.DataError(f"{path}: depth memory must be [N, H, W] or [N, H, W, 1], got "
+                           f"shape {depth.shape}")
+  if not np.all(np.isfinite(depth)) or np.any(depth <= 0):
+    raise errors.DataError(f"{path}: depth memory must be finite and > 0")
+  rows = ((np.arange(height) + 0.5) * depth.shape[1] / height).astype(int)
+  cols = ((np.arange(width) + 0.5) * depth.shape[2] / width).astype(int)
+  return depth[:, rows][:, :, cols][..., None].astype(np.float32)

@@ -11,7 +11,7 @@ ground truth available for some examples only, and L_r optional regularisers. A
 discriminator D, trained with L_adv^D on the *unpaired* memory (samples of real factors) versus
 G(x), makes predictions match the memory's distribution where the renderer is ambiguous.
 
-Batch layout (a dict; `aign_tf.data.keys` names the keys):
+Batch layout (a dict; `aign_tf.core.keys` names the keys):
   observation            `[B, ...]` input of G (required).
   context                dict of extra tensors for the renderer (intrinsics, source frame, ...).
   reconstruction_target  what R(G(x)) must match; defaults to `observation`.
@@ -34,10 +34,11 @@ import gin
 import tensorflow as tf
 import tf_keras as keras
 
-from aign_tf.data import keys
+from aign_tf.core import keys
+from aign_tf.models import precision
 from aign_tf.objectives import adversarial
 from aign_tf.objectives import reconstruction
-from aign_tf.train import precision
+from aign_tf.renderers import base as renderers_base
 
 
 def select(prediction, key):
@@ -169,7 +170,7 @@ class AIGN(keras.Model):
     self.weight_average_decay = float(weight_average_decay)
     # A `tf.Module` whose `weights` average the generator's; made by `build_average`.
     self.generator_average = None
-    # Set by the trainer (`train.on_nonfinite="skip"`): skip updates with NaN/Inf.
+    # Set by `compile(skip_nonfinite=...)` (`train.on_nonfinite="skip"`).
     self.skip_nonfinite = False
 
   @property
@@ -180,14 +181,20 @@ class AIGN(keras.Model):
   def metrics(self):
     return list(self._trackers.values())
 
-  def compile(self, generator_optimizer, discriminator_optimizer=None, **kwargs):
-    """Sets one optimizer per network (the discriminator's may be None without D)."""
+  def compile(self, generator_optimizer, discriminator_optimizer=None, skip_nonfinite=False,
+              **kwargs):
+    """Sets one optimizer per network (the discriminator's may be None without D).
+
+    With `skip_nonfinite`, a step whose losses or gradients hold NaN/Inf applies no update
+    (single replica only) instead of corrupting the weights.
+    """
     super().compile(**kwargs)
     if self.uses_discriminator and discriminator_optimizer is None:
       raise ValueError("AIGN.compile: the model has a discriminator but no "
                        "discriminator_optimizer was given")
     self.generator_optimizer = generator_optimizer
     self.discriminator_optimizer = discriminator_optimizer
+    self.skip_nonfinite = bool(skip_nonfinite)
 
   def call(self, observation, training=False):
     return self._generate(observation, training=training)
@@ -268,16 +275,14 @@ class AIGN(keras.Model):
       rendered = self.renderer(prediction, batch.get(keys.CONTEXT))
       weights = batch.get(keys.RECONSTRUCTION_WEIGHTS)
       extra = {}
-      if isinstance(rendered, dict):
+      if isinstance(rendered, renderers_base.RenderOutput):
         # A renderer may also say where its output is valid (e.g. in-bounds warps), and
         # give a baseline rendering the loss may compare against.
-        if rendered.get(keys.RENDER_WEIGHTS) is not None:
-          valid = rendered[keys.RENDER_WEIGHTS]
-          weights = valid if weights is None else weights * valid
-        if (rendered.get(keys.RENDER_BASELINE) is not None
-            and self._loss_takes_baseline):
-          extra["baseline"] = rendered[keys.RENDER_BASELINE]
-        rendered = rendered[keys.RENDERED]
+        if rendered.weights is not None:
+          weights = rendered.weights if weights is None else weights * rendered.weights
+        if rendered.baseline is not None and self._loss_takes_baseline:
+          extra["baseline"] = rendered.baseline
+        rendered = rendered.rendered
       target = batch.get(keys.RECONSTRUCTION_TARGET, batch[keys.OBSERVATION])
       losses["reconstruction_loss"] = self.reconstruction_loss_fn(target, rendered, weights,
                                                                   **extra)

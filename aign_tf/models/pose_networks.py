@@ -8,7 +8,7 @@ pose estimation"): root-centred, scale-normalised 2D keypoints `[B, J, 2]` -> De
                and the normalised root depth delta `[B, 1]` = softplus(.) + 0.05, so that the
                root depth is delta / s for the input's 2D scale s (see renderers/projection.py).
 With `canonical=True` the pose head predicts the pose in the canonical body frame (y up,
-facing +z, +x the person's left; `aign_tf.data.mocap.skeleton`) and the camera-frame joints
+facing +z, +x the person's left; `aign_tf.core.skeleton`) and the camera-frame joints
 are R(pi + a_x, a_y, a_z) applied to it: the camera head's zero output is a frontal camera at
 the person's height (the pi about x turns y-up into the camera's y-down and faces the person
 towards the camera). With `canonical=False` the pose head predicts camera-frame joints directly
@@ -30,7 +30,7 @@ import gin
 import tensorflow as tf
 import tf_keras as keras
 
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 from aign_tf.models import layers
 from aign_tf.renderers import projection
 

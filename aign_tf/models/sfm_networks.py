@@ -41,9 +41,10 @@ import tf_keras as keras
 
 from aign_tf.models import direct_pose
 from aign_tf.models import layers
+from aign_tf.objectives import sfm as sfm_objectives
 
 # Keys of a dict observation (the frames alone are also accepted without the direct solver).
-FRAMES = "frames"
+FRAMES = sfm_objectives.FRAMES
 INTRINSICS = "intrinsics"
 
 

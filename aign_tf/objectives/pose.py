@@ -11,7 +11,7 @@ The reprojection loss itself is `objectives.l2_loss` with per-joint confidences 
 import gin
 import tensorflow as tf
 
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 _EPS = 1e-8
 

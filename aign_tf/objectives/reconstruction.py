@@ -101,7 +101,7 @@ def photometric_loss(target, prediction, weights=None, ssim_weight=0.85, baselin
   (Godard et al. 2017): SSIM tolerates brightness differences and scores local structure,
   L1 keeps the colours right. `weights` `[B, H, W, 1]` (e.g. view-synthesis validity).
 
-  With a `baseline` rendering (a renderer's `RENDER_BASELINE`, e.g. the unwarped source
+  With a `baseline` rendering (a renderer's `RenderOutput.baseline`, e.g. the unwarped source
   frame) and `auto_mask`, each pixel scores min(error(prediction), error(baseline)) (Godard
   et al. 2019): pixels where the prediction does worse than the trivial rendering give no
   gradient, so the loss never pulls the prediction toward the trivial rendering (for view

@@ -9,14 +9,54 @@ Call convention: `renderer(prediction, context)`, where `prediction` is the gene
 (a tensor or a dict of tensors) and `context` a dict of extra batch tensors the renderer needs
 (camera intrinsics, a source frame to warp, a visibility mask). It returns the rendered
 observation, compared with the batch's `reconstruction_target` by the reconstruction loss,
-or a dict `{"rendered": observation, "weights": validity}` when only part of the output is
-valid (e.g. pixels warped from outside the source frame); the weights multiply the batch's
-`reconstruction_weights`.
+or a `RenderOutput` when only part of the output is valid (e.g. pixels warped from outside
+the source frame) or a trivial rendering is worth comparing against.
 """
+
+import collections
 
 import gin
 import tensorflow as tf
 import tf_keras as keras
+
+
+class RenderOutput(collections.namedtuple("RenderOutput", ["rendered", "weights", "baseline"],
+                                          defaults=(None, None))):
+  """What a renderer returns when a bare observation is not enough.
+
+  Fields:
+    rendered: the rendered observation (compared with the batch's `reconstruction_target`).
+    weights: optional validity, broadcastable to `rendered` (1 = valid); it multiplies the
+      batch's `reconstruction_weights`.
+    baseline: optional trivial rendering (e.g. the unwarped source frame), passed to the
+      reconstruction loss as `baseline=`, which may then score each element by the better
+      of the two (Monodepth2's auto-masking), so the loss never rewards imitating it.
+  """
+
+
+def soft_floor(values, floor, name="soft_floor"):
+  """A depth safe to divide by: `values` above `floor`, floor * exp((v - floor) / floor)
+  below it.
+
+  Unlike `tf.maximum(values, floor)`, which zeroes the gradient of every clamped value, the
+  gradient stays positive (so a point near or behind the camera is pushed back in front) and
+  is continuous at `floor` (value and slope 1 match); above `floor` values and gradients
+  are exactly those of `values`, so results there do not change. The exponential sees
+  min(values, floor) only, so no branch can overflow into a NaN gradient.
+
+  Args:
+    values: float tensor of any shape (e.g. depths `[A1, ..., An, 1]`).
+    floor: positive Python float.
+    name: op name scope.
+
+  Returns:
+    A tensor of the shape of `values`, everywhere > 0.
+  """
+  with tf.name_scope(name):
+    values = tf.convert_to_tensor(values)
+    floor = tf.cast(floor, values.dtype)
+    below = floor * tf.exp((tf.minimum(values, floor) - floor) / floor)
+    return tf.where(values > floor, values, below)
 
 
 class Renderer(keras.layers.Layer):

@@ -16,7 +16,6 @@ masks; user mask PNGs use white = hole, converted to m = 0 there).
 import gin
 import tensorflow as tf
 
-from aign_tf.data import keys
 from aign_tf.renderers import base
 
 VISIBILITY = "visibility"
@@ -57,5 +56,5 @@ class Masking(base.Renderer):
                        f"mask); the batch context has {sorted(context)}")
     visibility = tf.convert_to_tensor(context[VISIBILITY])
     images = tf.convert_to_tensor(prediction)
-    return {keys.RENDERED: apply_mask(images, visibility),
-            keys.RENDER_WEIGHTS: tf.cast(visibility, images.dtype)}
+    return base.RenderOutput(apply_mask(images, visibility),
+                             weights=tf.cast(visibility, images.dtype))

@@ -58,13 +58,13 @@ def rotate(points, euler, name="rotate"):
 def project(points, name="project"):
   """Pinhole projection with focal 1 and principal point 0: `[..., 3]` -> `[..., 2]`.
 
-  Depths below 1e-3 are raised to 1e-3 (points behind the camera have no image), so the
-  division is always defined.
+  Depths below 1e-3 go through `base.soft_floor` (points behind the camera have no image),
+  so the division is always defined and the gradient still pushes them back in front.
   """
   from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
   with tf.name_scope(name):
     points = tf.convert_to_tensor(points, tf.float32)
-    safe = tf.concat([points[..., :2], tf.maximum(points[..., 2:], _MIN_DEPTH)], axis=-1)
+    safe = tf.concat([points[..., :2], base.soft_floor(points[..., 2:], _MIN_DEPTH)], axis=-1)
     ones = tf.ones_like(safe[..., :2])
     return perspective.project(safe, ones, tf.zeros_like(ones))
 
@@ -101,7 +101,7 @@ def render_keypoints(joints_3d, depth, root_2d=None, scale_2d=None, weak_perspec
                         tf.concat([batch_shape, [1, 1]], 0)))
     root_depth = depth / scale
     if weak_perspective:
-      image = root + joints_3d[..., :2] / tf.maximum(root_depth, _MIN_DEPTH)
+      image = root + joints_3d[..., :2] / base.soft_floor(root_depth, _MIN_DEPTH)
     else:
       translation = tf.concat([root * root_depth, root_depth], axis=-1)
       image = project(joints_3d + translation)

@@ -26,7 +26,6 @@ are imported inside the functions, so importing this module stays cheap.
 import gin
 import tensorflow as tf
 
-from aign_tf.data import keys
 from aign_tf.renderers import base
 from aign_tf.renderers import sampling
 
@@ -164,5 +163,5 @@ class ViewSynthesis(base.Renderer):
                             context[INTRINSICS])
     # The baseline is the unwarped source (what infinite depth and no motion would render):
     # a loss with `baseline=` can ignore pixels the warp does not improve (auto-masking).
-    return {keys.RENDERED: warped, keys.RENDER_WEIGHTS: valid,
-            keys.RENDER_BASELINE: tf.convert_to_tensor(context[SOURCE], warped.dtype)}
+    return base.RenderOutput(warped, weights=valid,
+                             baseline=tf.convert_to_tensor(context[SOURCE], warped.dtype))

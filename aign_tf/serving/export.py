@@ -27,7 +27,6 @@ and an existing version is never touched. `<export_base>/models.config` is then 
 list every exported model (TF Serving's `--model_config_file`).
 """
 
-import hashlib
 import json
 import os
 import re
@@ -38,8 +37,9 @@ import time
 import tensorflow as tf
 
 from aign_tf import errors
+from aign_tf import runs
+from aign_tf.core import files
 from aign_tf.serving import model_config
-from aign_tf.train import files
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
@@ -138,11 +138,6 @@ def encode_pngs(images):
   return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
 
 
-def config_digest(config_text):
-  """sha256 hex digest of the operative gin config text."""
-  return hashlib.sha256(config_text.encode("utf-8")).hexdigest()
-
-
 def build(task, generator, step=0, config_text=""):
   """Builds the export: a `tf.Module` holding the generator's variables and its signatures.
 
@@ -194,7 +189,7 @@ def build(task, generator, step=0, config_text=""):
 
       signatures[SERVING_PNG] = tf.function(serve_png).get_concrete_function(**bytes_specs)
 
-  info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),
+  info = {"task": task.name, "step": int(step), "config_digest": files.text_digest(config_text),
           "conventions": task.conventions() or ""}
 
   def metadata():
@@ -215,6 +210,29 @@ def versions(model_base):
                 if _VERSION.match(n) and os.path.isdir(os.path.join(model_base, n)))
 
 
+def _process_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+def remove_stale_temporaries(parent):
+  """Removes `.tmp-<version>-<pid>-*` folders in `parent` that a killed export left behind
+  (their process is gone), and empty `.tmp-*` folders of older exports."""
+  for entry in os.listdir(parent):
+    folder = os.path.join(parent, entry)
+    if not entry.startswith(".tmp-") or not os.path.isdir(folder):
+      continue
+    match = re.match(r"\.tmp-[^-]+-(\d+)-", entry)
+    stale = (not _process_alive(int(match.group(1)))) if match else not os.listdir(folder)
+    if stale:
+      shutil.rmtree(folder, ignore_errors=True)
+
+
 def save(task, generator, path, step=0, config_text=""):
   """Writes the export of `generator` to `path` (which must not exist), atomically.
 
@@ -225,12 +243,21 @@ def save(task, generator, path, step=0, config_text=""):
     raise errors.ConfigError(f"export version {path} exists: not overwriting it")
   module, signatures = build(task, generator, step, config_text)
   parent = os.path.dirname(os.path.abspath(path))
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(path)}-", dir=parent)
+  files.make_dirs(parent)
+  remove_stale_temporaries(parent)
+  try:
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(path)}-{os.getpid()}-", dir=parent)
+  except OSError as e:
+    raise files.write_error(parent, e) from e
   os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the version from a server run as another user.
   try:
-    tf.saved_model.save(module, tmp, signatures=signatures)
-    info = {"task": task.name, "step": int(step), "config_digest": config_digest(config_text),
+    try:
+      tf.saved_model.save(module, tmp, signatures=signatures)
+    except (OSError, tf.errors.OpError) as e:
+      raise errors.WriteError(f"{path}: cannot write the SavedModel "
+                              f"({getattr(e, 'strerror', None) or str(e).splitlines()[0]})"
+                              ) from e
+    info = {"task": task.name, "step": int(step), "config_digest": files.text_digest(config_text),
             "conventions": task.conventions() or "", "signatures": sorted(signatures),
             "inputs": {n: {"dtype": s.dtype.name, "shape": s.shape.as_list()}
                        for n, s in input_specs(task).items()},
@@ -272,10 +299,6 @@ def export(model_dir, export_base="export", name=None, version=None, update_conf
     errors.ConfigError: no operative config or checkpoint in `model_dir`, a task without
       export hooks, an invalid name, an existing version, an unreadable models.config.
   """
-  # Imported here: it pulls in the trainer and every configurable.
-  from aign_tf.train import evaluation  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
-
   if name is not None and not model_config.valid_model_name(name):
     raise errors.ConfigError(f"invalid model name {name!r} (letters, digits, '_', '.', '-'; "
                              "no '/' or '..')")
@@ -284,9 +307,8 @@ def export(model_dir, export_base="export", name=None, version=None, update_conf
   config_path = os.path.join(export_base, MODELS_CONFIG)
   if update_config and os.path.exists(config_path):
     model_config.read_config(config_path)  # Fail before exporting, not after.
-  task, model, step = evaluation.restore(model_dir)
-  with open(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)) as f:
-    config_text = f.read()
+  task, model, step = runs.restore(model_dir)
+  config_text = runs.read_operative_config(model_dir)
   name = name or task.name
   if not model_config.valid_model_name(name):
     raise errors.ConfigError(f"task name {name!r} is not a valid model name: pass --name")

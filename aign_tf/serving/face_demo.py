@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from aign_tf import errors
+from aign_tf.core import imaging
 from aign_tf.serving import tflite
 
 MIN_SIDE = 16  # Smaller images hold no usable face.
@@ -27,18 +28,9 @@ MASK_BOXES = {"mouth": (0.62, 0.86, 0.28, 0.72), "nose": (0.40, 0.66, 0.36, 0.64
 
 
 def load_image(path):
-  """RGB uint8 `[H, W, 3]`; DataError for a missing, non-image, tiny or huge file."""
-  if not os.path.isfile(path):
-    raise errors.DataError(f"image not found: {path}")
-  try:
-    with Image.open(path) as image:
-      width, height = image.size
-      if width * height > MAX_PIXELS:
-        raise errors.DataError(f"{path}: image too large ({width}x{height}; at most "
-                               f"{MAX_PIXELS} pixels)")
-      array = np.asarray(image.convert("RGB"))
-  except (OSError, Image.DecompressionBombError) as e:
-    raise errors.DataError(f"{path} is not a readable image ({type(e).__name__})") from e
+  """RGB uint8 `[H, W, 3]` (`aign_tf.core.imaging.read_image`, the decoder every path uses);
+  DataError for a missing, non-image, tiny or huge file."""
+  array = imaging.read_image(path, max_pixels=MAX_PIXELS)
   if min(array.shape[:2]) < MIN_SIDE:
     raise errors.DataError(f"{path}: image too small ({array.shape[1]}x{array.shape[0]}; "
                            f"at least {MIN_SIDE}x{MIN_SIDE})")
@@ -123,8 +115,6 @@ def run(model, image_path, output, detect=True, mask_box="mouth", num_threads=2)
   left_panel = np.repeat(np.repeat(shown, factor, axis=0), factor, axis=1)
   gap = np.full([out.shape[0], 4, 3], 255, np.uint8)
   panel = np.concatenate([left_panel, gap, out], axis=1)
-  directory = os.path.dirname(os.path.abspath(output))
-  os.makedirs(directory, exist_ok=True)
-  Image.fromarray(panel).save(output, format="PNG")
+  imaging.write_png(output, panel)
   return {"crop": (left, top, side), "input": inputs["image"][0], "output": out,
           "panel_shape": panel.shape}

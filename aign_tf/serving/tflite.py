@@ -36,7 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import errors
-from aign_tf.data import keys
+from aign_tf.core import imaging
+from aign_tf.core import keys
 from aign_tf.serving import export as export_lib
 
 QUANTIZATIONS = ("none", "float16", "int8")
@@ -153,7 +154,7 @@ def task_from_saved_model(path):
   config_path = os.path.join(path, export_lib.OPERATIVE_CONFIG_COPY)
   if not os.path.isfile(config_path):
     return None
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   import gin  # pylint: disable=g-import-not-at-top
   config.parse([config_path])
   try:
@@ -293,14 +294,6 @@ def convert_to_bytes(loaded, signature, quantization, representative=None):
     raise ConversionError(f"TFLite conversion ({quantization}) failed: {reason}") from e
 
 
-def psnr(reference, value, max_value):
-  """PSNR in dB of `value` against `reference` (inf when identical)."""
-  mse = float(np.mean((np.asarray(reference, np.float64) - np.asarray(value, np.float64)) ** 2))
-  if mse == 0.0:
-    return math.inf
-  return 10.0 * math.log10(max_value ** 2 / mse)
-
-
 def compare(signature, tflite_path, inputs, num_threads=2):
   """Runs `inputs` (dict name -> `[N, ...]`) one example at a time through the SavedModel
   signature and the `.tflite` in LiteRT.
@@ -328,7 +321,7 @@ def compare(signature, tflite_path, inputs, num_threads=2):
     got = np.concatenate(actual[name]).astype(np.float64)
     peak = 255.0 if expected[name][0].dtype == np.uint8 else 1.0
     report[name] = {"max_abs_diff": float(np.max(np.abs(ref - got))),
-                    "psnr_db": psnr(ref, got, peak)}
+                    "psnr_db": float(imaging.psnr(ref[None], got[None], peak, min_mse=0.0)[0])}
   return report
 
 

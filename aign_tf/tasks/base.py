@@ -1,29 +1,96 @@
-"""The task contract: what `aign_tf.train` needs from each application.
+"""The task contract: what `aign_tf.train` and `aign_tf.serving` need from an application.
 
 A task owns its data (the observation stream, the unpaired memory, an evaluation split), its
-metrics and its pictures. Adding an application = a data module, a subclass of `Task`, a gin
-file and maybe a renderer; the training loop stays as it is.
+metrics and its pictures, and says how its generator is served. A new application is a data
+module, a `Task` subclass registered with `@register_task`, a gin file and maybe a renderer
+(docs/adding_a_task.md walks through one).
+
+Must implement:
+  name                      short name (model_dir default, export name, logs)
+  train_dataset(...)        infinite dataset of batch dicts; build it with
+                            `aign_tf.data.pipeline.training_stream`
+  eval_dataset(...)         finite dataset of batch dicts with ground truth in `target`
+
+Should implement (defaults do nothing):
+  metrics(batch, prediction)        per-example metrics `[B]`
+  images(batch, prediction)         pictures for TensorBoard and `images/`
+
+For export (`tools/export.py`; TF Serving and TFLite), implement the four export hooks:
+  serving_input_signature()  inputs in documented units
+  serve(generator, inputs)   outputs in documented units (TensorFlow ops only)
+  image_inputs()             which inputs are images (adds a `serving_bytes` signature)
+  conventions()              text for the `metadata` signature and export/README.md
+
+Optional: `extra_metrics(generator, split)` (metrics over more than one batch).
 """
 
+import importlib
+import pkgutil
+
+import gin
 import numpy as np
+import tensorflow as tf
+
+_TASKS = {}
+
+
+def register_task(cls):
+  """Class decorator: registers a `Task` subclass under its `name` and as the gin
+  configurable `tasks.<ClassName>` (bound as `train.task = @tasks.<ClassName>()`).
+
+  Raises:
+    ValueError: another class already registered the same name.
+  """
+  if not (isinstance(cls, type) and issubclass(cls, Task)):
+    raise TypeError(f"@register_task decorates Task subclasses, not {cls!r}")
+  existing = _TASKS.get(cls.name)
+  if existing is not None and existing.__qualname__ != cls.__qualname__:
+    raise ValueError(f"task name {cls.name!r} is taken by {existing.__module__}."
+                     f"{existing.__qualname__}")
+  configurable = gin.configurable(cls, module="tasks")
+  _TASKS[cls.name] = configurable
+  return configurable
+
+
+def registered_tasks():
+  """dict name -> Task class of every task in `aign_tf.tasks` (importing them)."""
+  package = importlib.import_module("aign_tf.tasks")
+  for info in pkgutil.iter_modules(package.__path__, "aign_tf.tasks."):
+    importlib.import_module(info.name)
+  return dict(sorted(_TASKS.items()))
+
+
+def memory_samples(memory):
+  """(dataset of single memory samples, their number) from an array `[N, ...]` or a dict of
+  arrays, for `aign_tf.data.pipeline.training_stream(memory=...)`."""
+  count = len(next(iter(memory.values()))) if isinstance(memory, dict) else len(memory)
+  return tf.data.Dataset.from_tensor_slices(memory), count
 
 
 class Task:
-  """Base class of AIGN tasks."""
+  """Base class of AIGN tasks (the contract is in the module docstring)."""
 
   name = "task"
 
-  def train_dataset(self, batch_size, seed=0):
-    """Infinite `tf.data.Dataset` of batch dicts (keys in `aign_tf.data.keys`)."""
-    raise NotImplementedError
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
+    """Infinite `tf.data.Dataset` of batch dicts (keys in `aign_tf.core.keys`).
+
+    Args:
+      batch_size: examples per batch.
+      seed: seeds the shuffles (and any generated data).
+      with_memory: include the unpaired memory under `memory`; the trainer passes False for
+        a model without a discriminator, so the memory is never built.
+    """
+    raise NotImplementedError(f"task {self.name!r} must implement train_dataset")
 
   def eval_dataset(self, batch_size, split="eval"):
     """Finite `tf.data.Dataset` of batch dicts for `split`, carrying ground truth in
     `target` when the task has it."""
-    raise NotImplementedError
+    raise NotImplementedError(f"task {self.name!r} must implement eval_dataset")
 
   def metrics(self, batch, prediction):
     """Per-example metrics, a dict name -> `[B]` NumPy array (averaged over a split)."""
+    del batch, prediction
     return {}
 
   def extra_metrics(self, generator, split):
@@ -38,6 +105,7 @@ class Task:
   def images(self, batch, prediction):
     """Pictures worth looking at: dict name -> uint8 image `[H, W, 3]` (written as PNG
     and to TensorBoard). Empty by default."""
+    del batch, prediction
     return {}
 
   # Export (used by aign_tf.serving to write SavedModels for TF Serving) -------------------

@@ -29,13 +29,13 @@ memory's class; experiments/faces_bias.py uses it.
 import os
 
 from absl import logging
-import gin
 import numpy as np
 import tensorflow as tf
 
 from aign_tf import errors
+from aign_tf.core import imaging
+from aign_tf.core import keys
 from aign_tf.data import faces
-from aign_tf.data import keys
 from aign_tf.data import masks as masks_lib
 from aign_tf.data import pipeline
 from aign_tf.renderers import downsample
@@ -54,18 +54,8 @@ DEFAULT_EVAL = {"source": "synthetic", "count": 128, "identities": {"start": 0, 
 
 # Metrics ----------------------------------------------------------------------------------
 
-def psnr(reference, image, weights=None, max_value=1.0):
-  """Per-example PSNR in dB `[B]` (weighted over pixels if `weights` `[B, H, W, 1]`)."""
-  reference = np.asarray(reference, np.float64)
-  image = np.asarray(image, np.float64)
-  error = np.square(reference - image)
-  axes = tuple(range(1, error.ndim))
-  if weights is None:
-    mse = error.mean(axis=axes)
-  else:
-    weights = np.broadcast_to(np.asarray(weights, np.float64), error.shape)
-    mse = (weights * error).sum(axis=axes) / np.maximum(weights.sum(axis=axes), 1e-12)
-  return 10.0 * np.log10(max_value ** 2 / np.maximum(mse, 1e-10))
+# One PSNR for the package (`aign_tf.core.imaging.psnr`), per example `[B]`.
+psnr = imaging.psnr
 
 
 def ssim(reference, image):
@@ -173,10 +163,10 @@ class _FaceTask(base.Task):
       self._sets = sets
     return self._sets
 
-  def _memory_stream(self, batch_size, seed):
+  def _memory(self):
+    """(dataset of memory faces as float, their number) for `pipeline.training_stream`."""
     memory = self.face_sets()["memory"].images
-    dataset = tf.data.Dataset.from_tensor_slices(memory).map(to_float)
-    return pipeline.batched(dataset, batch_size, shuffle_buffer=len(memory), seed=seed + 3)
+    return tf.data.Dataset.from_tensor_slices(memory).map(to_float), len(memory)
 
   def _memory_thumbnails(self, count):
     memory = self.face_sets()["memory"].images
@@ -185,7 +175,7 @@ class _FaceTask(base.Task):
 
 # Super-resolution -------------------------------------------------------------------------
 
-@gin.configurable(module="tasks")
+@base.register_task
 class FaceSRTask(_FaceTask):
   """Face super-resolution: low-resolution faces in, high-resolution faces out.
 
@@ -211,12 +201,14 @@ class FaceSRTask(_FaceTask):
                                f"by scale {scale}")
     self.scale = int(scale)
     self.grayscale = bool(grayscale)
+    # The inputs are rendered by the model's renderer (bind both with the macro
+    # `sr_grayscale` in gin/faces_sr.gin, so they cannot disagree).
+    self._renderer = downsample.Downsample(factor=self.scale, grayscale=self.grayscale)
 
   def render(self, images):
-    """The renderer's map (pool, optionally of the luma) on float images."""
-    if self.grayscale:
-      images = downsample.to_grayscale(images)
-    return downsample.average_pool(images, self.scale)
+    """The renderer's map (`renderers.Downsample`: pool, optionally of the luma) on float
+    images."""
+    return self._renderer(images)
 
   def _examples(self, images, with_target):
     def example(image):
@@ -228,11 +220,11 @@ class FaceSRTask(_FaceTask):
       return out
     return tf.data.Dataset.from_tensor_slices(images).map(example)
 
-  def train_dataset(self, batch_size, seed=0):
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
     inputs = self.face_sets()["inputs"].images
-    observations = pipeline.batched(self._examples(inputs, False), batch_size,
-                                    shuffle_buffer=len(inputs), seed=seed)
-    return pipeline.zip_with_memory(observations, self._memory_stream(batch_size, seed))
+    return pipeline.training_stream(self._examples(inputs, False), len(inputs), batch_size,
+                                    seed, memory=self._memory if with_memory else None,
+                                    memory_seed=seed + 3)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):
@@ -265,8 +257,7 @@ class FaceSRTask(_FaceTask):
         row.append(batch[keys.TARGET][i])
       row.append(memory[i])
       rows.append(row)
-    from aign_tf.train import summaries  # pylint: disable=g-import-not-at-top
-    return {"faces_sr": summaries.grid(rows)}
+    return {"faces_sr": imaging.grid(rows)}
 
   # Export ---------------------------------------------------------------------------------
 
@@ -294,7 +285,7 @@ class FaceSRTask(_FaceTask):
 
 # Inpainting -------------------------------------------------------------------------------
 
-@gin.configurable(module="tasks")
+@base.register_task
 class FaceInpaintTask(_FaceTask):
   """Face inpainting: a face with a hole (and the hole mask) in, a completed face out.
 
@@ -349,11 +340,12 @@ class FaceInpaintTask(_FaceTask):
       return out
     return tf.data.Dataset.from_tensor_slices((face_set.images, visibility)).map(example)
 
-  def train_dataset(self, batch_size, seed=0):
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
     inputs = self.face_sets()["inputs"]
-    observations = pipeline.batched(self._examples(inputs, seed, False), batch_size,
-                                    shuffle_buffer=len(inputs), seed=seed)
-    return pipeline.zip_with_memory(observations, self._memory_stream(batch_size, seed))
+    return pipeline.training_stream(self._examples(inputs, seed, False), len(inputs),
+                                    batch_size, seed,
+                                    memory=self._memory if with_memory else None,
+                                    memory_seed=seed + 3)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):
@@ -392,8 +384,7 @@ class FaceInpaintTask(_FaceTask):
         row.append(batch[keys.TARGET][i])
       row.append(memory[i])
       rows.append(row)
-    from aign_tf.train import summaries  # pylint: disable=g-import-not-at-top
-    return {"faces_inpaint": summaries.grid(rows)}
+    return {"faces_inpaint": imaging.grid(rows)}
 
   # Export ---------------------------------------------------------------------------------
 

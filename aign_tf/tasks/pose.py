@@ -13,7 +13,7 @@ Metrics (per example, millimetres; averaged over a split by `tools/evaluate.py`)
 Splits: "eval" (the held-out clips), "train" (training inputs), "clip:<name>" (one eval clip).
 
 Export (`serving_default`): `keypoints_2d` float32 `[B, 17, 2]` in normalised camera
-coordinates ((u - cx) / fx, (v - cy) / fy), H36M-17 order (`aign_tf.data.mocap.skeleton`)
+coordinates ((u - cx) / fx, (v - cy) / fy), H36M-17 order (`aign_tf.core.skeleton`)
 -> `joints_3d` `[B, 17, 3]` metres, root-relative, camera frame (x right, y down, z forward),
 `camera_rotation` `[B, 3, 3]` (canonical body frame -> camera frame; identity when the
 generator predicts camera-frame poses), `camera_translation` `[B, 3]` (pelvis position in the
@@ -22,15 +22,14 @@ camera frame, metres, assuming the reference body size) and `root_depth` `[B]`.
 
 import io
 
-import gin
 import numpy as np
 import tensorflow as tf
 
 from aign_tf import errors
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.data import pipeline
 from aign_tf.data import pose as pose_data
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 from aign_tf.tasks import base
@@ -40,7 +39,7 @@ CANONICAL = "canonical"
 KEYPOINTS_2D = "keypoints_2d"
 
 
-@gin.configurable(module="tasks")
+@base.register_task
 class PoseTask(base.Task):
   """2D keypoints -> 3D pose + camera, with a mocap memory (module doc)."""
 
@@ -128,17 +127,14 @@ class PoseTask(base.Task):
     memory = pose_data.memory_poses(poses, self.memory_frame, cameras)
     return self._subsample({"m": memory}, self.max_memory)["m"]
 
-  def train_dataset(self, batch_size, seed=0):
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
     examples, _ = self._examples("train", self.views_per_pose, self.dropout, self.max_train,
                                  self.seed + seed + 11)
     batch = self._batch_dict(examples, self.paired_fraction, self.seed + 13)
-    count = len(examples["observation"])
-    observations = pipeline.batched(tf.data.Dataset.from_tensor_slices(batch), batch_size,
-                                    shuffle_buffer=count, seed=seed)
-    memory = self.memory(seed)
-    memory = pipeline.batched(tf.data.Dataset.from_tensor_slices(memory), batch_size,
-                              shuffle_buffer=len(memory), seed=seed + 1)
-    return pipeline.zip_with_memory(observations, memory)
+    return pipeline.training_stream(
+        tf.data.Dataset.from_tensor_slices(batch), len(examples["observation"]), batch_size,
+        seed, memory=(lambda: base.memory_samples(self.memory(seed))) if with_memory else None,
+        memory_seed=seed + 1)
 
   def eval_examples(self, split="eval"):
     """The evaluation examples of a split as a NumPy batch dict (and the clip names)."""

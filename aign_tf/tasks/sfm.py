@@ -6,7 +6,7 @@ view with them, and the (validity-masked) photometric error against the target f
 G without labels. The discriminator compares predicted depth maps (scale-normalised) with an
 unpaired memory of real depth maps from other scenes.
 
-Batch layout (keys from `aign_tf.data.keys`):
+Batch layout (keys from `aign_tf.core.keys`):
   observation            {"frames": `[B, H, W, 6]` float in [0, 1], target RGB then source
                          RGB; "intrinsics": `[B, 4]`} (the direct pose solver needs them).
   context                {"source": `[B, H, W, 3]` source frame, "intrinsics": `[B, 4]`
@@ -27,12 +27,13 @@ scale per example, and the rotation error angle in degrees.
 
 import os
 
-import gin
 import numpy as np
 import tensorflow as tf
 
 from aign_tf import errors
-from aign_tf.data import keys
+from aign_tf.core import files
+from aign_tf.core import imaging
+from aign_tf.core import keys
 from aign_tf.data import frames as frames_data
 from aign_tf.data import kitti
 from aign_tf.data import pipeline
@@ -43,8 +44,6 @@ from aign_tf.models import sfm_networks
 from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import base
 from aign_tf.tasks import sfm_metrics
-from aign_tf.train import files
-from aign_tf.train import summaries
 
 EGOMOTION = "egomotion"
 # Bumped whenever the procedural generator changes, so stale cache files are not used.
@@ -52,118 +51,7 @@ _VERSION = "v3"
 _SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
 
 
-@gin.configurable(module="objectives")
-def edge_aware_smoothness(prediction, batch):
-  """Edge-aware smoothness of mean-normalised disparity (Godard et al. 2017), `[B]`.
-
-  sum over x, y of |d_x d*| exp(-|d_x I|) + |d_y d*| exp(-|d_y I|), d* = d / mean(d), d the
-  disparity 1 / depth and I the target frame (`reconstruction_target`). Normalising by the
-  mean keeps the term from shrinking the depth scale.
-  """
-  disparity = 1.0 / tf.convert_to_tensor(prediction["depth"])
-  disparity = disparity / (tf.reduce_mean(disparity, axis=[1, 2, 3], keepdims=True) + 1e-7)
-  if keys.RECONSTRUCTION_TARGET in batch:
-    image = tf.convert_to_tensor(batch[keys.RECONSTRUCTION_TARGET])[..., :3]
-  else:  # The target frame is the first 3 channels of the observation's frames.
-    image = tf.convert_to_tensor(batch[keys.OBSERVATION][sfm_networks.FRAMES])[..., :3]
-  dx = tf.abs(disparity[:, :, 1:] - disparity[:, :, :-1])
-  dy = tf.abs(disparity[:, 1:] - disparity[:, :-1])
-  wx = tf.exp(-tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), -1, keepdims=True))
-  wy = tf.exp(-tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), -1, keepdims=True))
-  return (tf.reduce_mean(dx * wx, axis=[1, 2, 3]) + tf.reduce_mean(dy * wy, axis=[1, 2, 3]))
-
-
-@gin.configurable(module="objectives")
-def scale_invariant_log_loss(target, prediction, variance_weight=1.0, eps=1e-3):
-  """Scale-invariant log-depth error per example (Eigen et al. 2014), `[B]`.
-
-  With g = log(prediction) - log(target) over the valid pixels (target > eps):
-  mean(g^2) - variance_weight * mean(g)^2. With `variance_weight` = 1 this is the variance
-  of g, unchanged when the prediction is multiplied by any constant: depth from view
-  synthesis is known up to scale, and a few paired depth maps should teach its shape without
-  fighting the scale the photometric term settled on. Pixels without depth (sparse ground
-  truth: 0) do not count.
-  """
-  target = tf.convert_to_tensor(target, tf.float32)
-  prediction = tf.cast(tf.convert_to_tensor(prediction), tf.float32)
-  valid = tf.cast(target > eps, tf.float32)
-  g = (tf.math.log(tf.maximum(prediction, eps)) - tf.math.log(tf.maximum(target, eps))) * valid
-  axes = tf.range(1, tf.rank(g))
-  count = tf.maximum(tf.reduce_sum(valid, axis=axes), 1.0)
-  mean = tf.reduce_sum(g, axis=axes) / count
-  return tf.reduce_sum(tf.square(g), axis=axes) / count - variance_weight * tf.square(mean)
-
-
-# Metrics (NumPy) --------------------------------------------------------------------------
-
-def depth_metrics(true_depth, predicted_depth, min_depth=1e-3, max_depth=None):
-  """Per-example depth errors after per-image median scaling, dict of `[B]` arrays."""
-  true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
-  predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
-  names = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25")
-  out = {name: np.zeros(len(true_depth)) for name in names}
-  for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
-    valid = np.isfinite(gt) & (gt > min_depth)
-    if max_depth is not None:
-      valid &= gt < max_depth
-    gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
-    if gt.size == 0:
-      for name in names:
-        out[name][i] = np.nan
-      continue
-    pred = pred * np.median(gt) / np.median(pred)
-    ratio = np.maximum(gt / pred, pred / gt)
-    out["abs_rel"][i] = np.mean(np.abs(gt - pred) / gt)
-    out["sq_rel"][i] = np.mean((gt - pred) ** 2 / gt)
-    out["rmse"][i] = np.sqrt(np.mean((gt - pred) ** 2))
-    out["log_rmse"][i] = np.sqrt(np.mean((np.log(gt) - np.log(pred)) ** 2))
-    out["delta_1.25"][i] = np.mean(ratio < 1.25)
-  return out
-
-
-def egomotion_metrics(true_egomotion, predicted_egomotion):
-  """Translation error after the best scale per example, rotation error in degrees."""
-  true_egomotion = np.asarray(true_egomotion, np.float64)
-  predicted = np.asarray(predicted_egomotion, np.float64)
-  t_true, t_pred = true_egomotion[:, :3], predicted[:, :3]
-  scale = np.sum(t_true * t_pred, axis=1) / np.maximum(np.sum(t_pred * t_pred, axis=1), 1e-12)
-  translation_error = np.linalg.norm(scale[:, None] * t_pred - t_true, axis=1)
-  r_true = sfm_data.euler_to_matrix(true_egomotion[:, 3:])
-  r_pred = sfm_data.euler_to_matrix(predicted[:, 3:])
-  relative = np.swapaxes(r_pred, 1, 2) @ r_true
-  cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
-  return {"translation_error": translation_error,
-          "rotation_error_deg": np.degrees(np.arccos(cos))}
-
-
-# Pictures ---------------------------------------------------------------------------------
-
-_COLOURS = np.array([[0.0, 0.0, 0.05], [0.3, 0.05, 0.45], [0.75, 0.15, 0.4],
-                     [0.98, 0.55, 0.2], [1.0, 1.0, 0.7]])
-
-
-def colour_map(values):
-  """Maps `[H, W]` values in [0, 1] to `[H, W, 3]` colours (dark purple -> light yellow)."""
-  values = np.clip(np.nan_to_num(np.asarray(values, np.float64)), 0.0, 1.0)
-  position = values * (len(_COLOURS) - 1)
-  low = np.minimum(np.floor(position).astype(int), len(_COLOURS) - 2)
-  frac = (position - low)[..., None]
-  return (1.0 - frac) * _COLOURS[low] + frac * _COLOURS[low + 1]
-
-
-def depth_to_colour(depth):
-  """Depth `[H, W]` or `[H, W, 1]` -> colours of disparity normalised per image (near =
-  bright); pixels without depth (<= 0) are black."""
-  depth = np.asarray(depth, np.float64).reshape(np.shape(depth)[:2])
-  known = depth > 0  # Sparse ground truth (KITTI velodyne) has 0 where depth is unknown.
-  if not known.any():
-    return np.zeros(depth.shape + (3,))
-  disparity = np.where(known, 1.0 / np.maximum(depth, 1e-6), 0.0)
-  colours = colour_map(disparity / max(np.percentile(disparity[known], 99), 1e-12))
-  return np.where(known[..., None], colours, 0.0)
-
-
-@gin.configurable(module="tasks")
+@base.register_task
 class SfmTask(base.Task):
   """Depth and egomotion from frame pairs; see the module docstring for the batch layout.
 
@@ -284,14 +172,14 @@ class SfmTask(base.Task):
   def _kitti_pairs(self):
     exclude = (kitti.eigen_test_drives(self.eigen_list) if self.source == "kitti_eigen"
                else ())
-    pairs = sfm_data.load_kitti_raw(self.data_dir, self.height, self.width,
+    pairs = kitti.load_kitti_raw(self.data_dir, self.height, self.width,
                                     exclude_drives=exclude)
     if self.poses_file:
       drives = sorted(set(pairs["drive"]))
       if len(drives) != 1:
         raise errors.DataError(f"{self.poses_file}: a pose file needs exactly one drive in "
                                f"{self.data_dir}, found {len(drives)}")
-      poses = load_poses(self.poses_file)
+      poses = sfm_data.load_poses(self.poses_file)
       if len(poses) != len(pairs["target_frame"]) + 1:
         raise errors.DataError(f"{self.poses_file}: {len(poses)} poses for "
                                f"{len(pairs['target_frame']) + 1} frames")
@@ -328,7 +216,7 @@ class SfmTask(base.Task):
 
   def _memory(self, seed):
     if self.memory_file:
-      return self._cached("memory_file", lambda: load_depth_memory(
+      return self._cached("memory_file", lambda: sfm_data.load_depth_memory(
           self.memory_file, self.height, self.width))
     # Other scenes than the training inputs (another random stream).
     return self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
@@ -374,7 +262,7 @@ class SfmTask(base.Task):
         batch[key] = examples[key]
     return batch
 
-  def train_dataset(self, batch_size, seed=0):
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
     pairs = self._pairs("train", seed)
     count = len(pairs["target_frame"])
     # Exactly round(paired_fraction * count) labelled pairs (at least one if the fraction
@@ -393,12 +281,10 @@ class SfmTask(base.Task):
             f"{self.paired_fraction}, {count} pairs, source {self.source!r})")
       examples = {k: v[mask > 0] for k, v in examples.items()}
       count = len(examples[keys.TARGET])
-    observations = pipeline.batched(tf.data.Dataset.from_tensor_slices(examples), batch_size,
-                                    shuffle_buffer=count, seed=seed).map(self._to_batch)
-    memory = self._memory(seed)
-    memory = pipeline.batched(tf.data.Dataset.from_tensor_slices(memory), batch_size,
-                              shuffle_buffer=len(memory), seed=seed + 3)
-    return pipeline.zip_with_memory(observations, memory)
+    return pipeline.training_stream(
+        tf.data.Dataset.from_tensor_slices(examples), count, batch_size, seed,
+        memory=(lambda: base.memory_samples(self._memory(seed))) if with_memory else None,
+        memory_seed=seed + 3, batch_fn=self._to_batch)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):
@@ -414,9 +300,9 @@ class SfmTask(base.Task):
   def metrics(self, batch, prediction):
     out = {}
     if keys.TARGET in batch:
-      out.update(depth_metrics(batch[keys.TARGET], prediction["depth"]))
+      out.update(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"]))
     if EGOMOTION in batch:
-      out.update(egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
+      out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
     return out
 
   SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
@@ -467,13 +353,13 @@ class SfmTask(base.Task):
     rows = []
     for i in range(count):
       frames = batch[keys.OBSERVATION][sfm_networks.FRAMES][i]
-      row = [frames[..., :3], frames[..., 3:], depth_to_colour(prediction["depth"][i])]
+      row = [frames[..., :3], frames[..., 3:], imaging.depth_to_colour(prediction["depth"][i])]
       if keys.TARGET in batch:
-        row.append(depth_to_colour(batch[keys.TARGET][i]))
+        row.append(imaging.depth_to_colour(batch[keys.TARGET][i]))
       row.append(warped[i, ..., :3])
       rows.append(row)
     # Columns: target | source | predicted depth | true depth (if known) | warped source.
-    return {"sfm": summaries.grid(rows)}
+    return {"sfm": imaging.grid(rows)}
 
   # Export ---------------------------------------------------------------------------------
 
@@ -508,36 +394,3 @@ class SfmTask(base.Task):
             "points into the source camera, P_s = R P_t + t, R = R_z R_y R_x (radians); "
             "points float32 [B, H, W, 3] = the target pixels unprojected with depth and "
             "intrinsics. Camera axes: x right, y down, z forward.")
-
-
-def load_poses(path):
-  """A pose file in TUM (8 columns) or KITTI (12 columns) format -> `[N, 4, 4]`."""
-  if not os.path.isfile(path):
-    raise errors.DataError(f"{path}: pose file not found")
-  with open(path) as f:
-    first = next((line for line in f if line.strip() and not line.startswith("#")), "")
-  columns = len(first.replace(",", " ").split())
-  if columns == 8:
-    return sfm_data.load_tum_poses(path)[1]
-  if columns == 12:
-    return sfm_data.load_kitti_poses(path)
-  raise errors.DataError(f"{path}: {columns} columns; expected 8 (TUM) or 12 (KITTI 3x4)")
-
-
-def load_depth_memory(path, height, width):
-  """Depth maps from a .npy file `[N, H', W']` or `[N, H', W', 1]`, resized (nearest) to
-  `[N, height, width, 1]` float32."""
-  try:
-    depth = np.load(path)
-  except (OSError, ValueError) as e:
-    raise errors.DataError(f"{path}: cannot read depth memory ({e})") from e
-  if depth.ndim == 4 and depth.shape[-1] == 1:
-    depth = depth[..., 0]
-  if depth.ndim != 3 or len(depth) == 0:
-    raise errors.DataError(f"{path}: depth memory must be [N, H, W] or [N, H, W, 1], got "
-                           f"shape {depth.shape}")
-  if not np.all(np.isfinite(depth)) or np.any(depth <= 0):
-    raise errors.DataError(f"{path}: depth memory must be finite and > 0")
-  rows = ((np.arange(height) + 0.5) * depth.shape[1] / height).astype(int)
-  cols = ((np.arange(width) + 0.5) * depth.shape[2] / width).astype(int)
-  return depth[:, rows][:, :, cols][..., None].astype(np.float32)

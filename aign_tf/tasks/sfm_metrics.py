@@ -1,4 +1,9 @@
-"""Trajectory metrics of the structure-from-motion task: ATE on short snippets.
+"""Metrics of the structure-from-motion task: depth and egomotion errors per pair, ATE on
+short snippets.
+
+Depth metrics follow Eigen et al. 2014 / Zhou et al. 2017 (abs-rel, sq-rel, RMSE, log-RMSE,
+delta < 1.25 after per-image median scaling); egomotion: translation error after the
+least-squares scale per example and the rotation error angle in degrees.
 
 Zhou et al. 2017 ("Unsupervised learning of depth and ego-motion from video") evaluate
 egomotion on 5-frame snippets: the predicted and true camera positions of a snippet, both
@@ -112,3 +117,46 @@ def snippets(poses, length=5, stride=1):
     raise errors.DataError(f"snippets: {len(poses)} poses are fewer than the snippet length "
                            f"{length}")
   return np.stack([poses[s:s + length] for s in starts])
+
+
+def depth_metrics(true_depth, predicted_depth, min_depth=1e-3, max_depth=None):
+  """Per-example depth errors after per-image median scaling, dict of `[B]` arrays."""
+  true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
+  predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
+  names = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25")
+  out = {name: np.zeros(len(true_depth)) for name in names}
+  for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
+    valid = np.isfinite(gt) & (gt > min_depth)
+    if max_depth is not None:
+      valid &= gt < max_depth
+    gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
+    if gt.size == 0:
+      for name in names:
+        out[name][i] = np.nan
+      continue
+    pred = pred * np.median(gt) / np.median(pred)
+    ratio = np.maximum(gt / pred, pred / gt)
+    out["abs_rel"][i] = np.mean(np.abs(gt - pred) / gt)
+    out["sq_rel"][i] = np.mean((gt - pred) ** 2 / gt)
+    out["rmse"][i] = np.sqrt(np.mean((gt - pred) ** 2))
+    out["log_rmse"][i] = np.sqrt(np.mean((np.log(gt) - np.log(pred)) ** 2))
+    out["delta_1.25"][i] = np.mean(ratio < 1.25)
+  return out
+
+
+def egomotion_metrics(true_egomotion, predicted_egomotion):
+  """Translation error after the best scale per example, rotation error in degrees."""
+  true_egomotion = np.asarray(true_egomotion, np.float64)
+  predicted = np.asarray(predicted_egomotion, np.float64)
+  t_true, t_pred = true_egomotion[:, :3], predicted[:, :3]
+  scale = np.sum(t_true * t_pred, axis=1) / np.maximum(np.sum(t_pred * t_pred, axis=1), 1e-12)
+  translation_error = np.linalg.norm(scale[:, None] * t_pred - t_true, axis=1)
+  r_true = sfm_data.euler_to_matrix(true_egomotion[:, 3:])
+  r_pred = sfm_data.euler_to_matrix(predicted[:, 3:])
+  relative = np.swapaxes(r_pred, 1, 2) @ r_true
+  cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+  return {"translation_error": translation_error,
+          "rotation_error_deg": np.degrees(np.arccos(cos))}
+
+
+# Pictures ---------------------------------------------------------------------------------

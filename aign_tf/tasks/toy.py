@@ -9,17 +9,16 @@ Export (`aign_tf.serving`): `observation` `[B, N]` float32 pair averages in, `fa
 `[B, 2N]` and `pair_difference` `[B, N]` float32 out.
 """
 
-import gin
 import numpy as np
 import tensorflow as tf
 
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.data import pipeline
 from aign_tf.data import toy as toy_data
 from aign_tf.tasks import base
 
 
-@gin.configurable(module="tasks")
+@base.register_task
 class ToyTask(base.Task):
   """Pairs of factors seen only through their average."""
 
@@ -43,18 +42,16 @@ class ToyTask(base.Task):
             keys.TARGET: factors,
             keys.TARGET_MASK: mask.astype(np.float32)}
 
-  def train_dataset(self, batch_size, seed=0):
+  def train_dataset(self, batch_size, seed=0, with_memory=True):
     factors = toy_data.sample_factors(self.num_train, self.num_pairs, self.offset, seed=seed)
     # The memory comes from other draws than the inputs: nothing pairs the two streams.
-    memory = toy_data.sample_factors(self.num_memory, self.num_pairs, self.memory_offset,
-                                     seed=seed + 1)
-    observations = pipeline.batched(
+    memory = lambda: base.memory_samples(toy_data.sample_factors(  # pylint: disable=g-long-lambda
+        self.num_memory, self.num_pairs, self.memory_offset, seed=seed + 1))
+    return pipeline.training_stream(
         tf.data.Dataset.from_tensor_slices(
             self._examples(factors, self.paired_fraction, seed + 2)),
-        batch_size, shuffle_buffer=self.num_train, seed=seed)
-    memory = pipeline.batched(tf.data.Dataset.from_tensor_slices(memory), batch_size,
-                              shuffle_buffer=self.num_memory, seed=seed + 3)
-    return pipeline.zip_with_memory(observations, memory)
+        self.num_train, batch_size, seed, memory=memory if with_memory else None,
+        memory_seed=seed + 3)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):

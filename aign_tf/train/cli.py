@@ -21,12 +21,25 @@ def run(fn, *args, **kwargs):
     if "Required bindings" in str(e) or "gin.REQUIRED" in str(e):
       print(f"error: gin: {str(e).strip().splitlines()[0]}", file=sys.stderr)
       sys.exit(2)
+    _raise_binding_error(e)
     raise
+  except (TypeError, ValueError) as e:
+    _raise_binding_error(e)
+    raise
+
+
+def _raise_binding_error(error):
+  """Exits with a one-line error when `error` came from a gin binding's wrong value."""
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
+  binding = config.binding_error(error)
+  if binding is not None:
+    print(f"error: {binding}", file=sys.stderr)
+    sys.exit(2)
 
 
 def train_main(gin_files, gin_bindings, model_dir=None):
   """Parses gin, then calls the `train` root; returns its result."""
-  from aign_tf.train import config  # pylint: disable=g-import-not-at-top
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
 
   def go():
@@ -37,7 +50,7 @@ def train_main(gin_files, gin_bindings, model_dir=None):
     return trainer.train(directory)
 
   result = run(go)
-  if config.resolve("train.strategy") == "multi_worker":
+  if result["strategy"] == "multi_worker":
     # Multi-worker processes can crash in TensorFlow's teardown at interpreter exit
     # ("double free or corruption"); all work is saved by now, so leave at once.
     logging.flush()

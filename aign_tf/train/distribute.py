@@ -11,7 +11,7 @@ from aign_tf import errors
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
-@gin.configurable(module="train")
+@gin.configurable(module="train", denylist=["name"])
 def make_strategy(name="default", devices=None, tpu_address=""):
   """Returns a `tf.distribute.Strategy`.
 

@@ -1,75 +1,92 @@
-"""Evaluate a trained model: rebuild it from its operative config, restore, run metrics."""
+"""Evaluation: task metrics averaged over a split, for a model in training or a trained run.
+
+`evaluate_model` is what the training loop's periodic evaluation runs; `evaluate` rebuilds a
+trained run (`aign_tf.runs.restore`, the weight average when the run keeps one) and adds the
+task's whole-split metrics.
+"""
 
 import json
-import os
+import sys
 
-from absl import logging
+import numpy as np
 import tensorflow as tf
 
+from aign_tf import config
 from aign_tf import errors
-from aign_tf.data import keys
-from aign_tf.train import config
-from aign_tf.train import files
-from aign_tf.train import trainer
+from aign_tf import runs
+from aign_tf.core import files
+from aign_tf.core import keys
 
 
-def restore(model_dir, extra_bindings=(), expect_partial=True):
-  """Rebuilds task and model from `model_dir`'s operative config and restores weights.
+def _numpy_tree(value):
+  if isinstance(value, dict):
+    return {k: _numpy_tree(v) for k, v in value.items()}
+  return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
-  Only the generator is built and restored; the discriminator and optimizer state stay in
-  the checkpoint. When the model keeps a weight average (`models.AIGN.weight_average_decay`
-  > 0) the generator gets the averaged weights; bind the decay to 0 in `extra_bindings` for
-  the raw ones.
+
+def evaluate_model(model, task, dataset, num_batches=None, eval_fn=None):
+  """Averages per-example generator losses and task metrics over a dataset.
+
+  Args:
+    model: an `AIGN` model.
+    task: the `aign_tf.tasks.base.Task`.
+    dataset: finite dataset of batch dicts.
+    num_batches: stop after this many batches (None: the whole dataset).
+    eval_fn: optional compiled `model.evaluation_outputs`.
 
   Returns:
-    (task, model, step) with the latest checkpoint restored.
+    (metrics dict name -> float, number of examples, first batch, first prediction), the
+    last two as NumPy for pictures.
 
   Raises:
-    errors.ConfigError: `model_dir` has no operative config or no checkpoint.
+    errors.DataError: the split yielded no examples.
   """
-  config_path = os.path.join(model_dir, trainer.OPERATIVE_CONFIG)
-  if not os.path.isfile(config_path):
-    raise errors.ConfigError(f"{model_dir!r} holds no {trainer.OPERATIVE_CONFIG}: "
-                             "not a training directory")
-  latest = tf.train.latest_checkpoint(os.path.join(model_dir, trainer.CHECKPOINT_DIR))
-  if latest is None:
-    raise errors.ConfigError(f"{model_dir!r} holds no checkpoint")
-  config.parse([config_path], extra_bindings)
-  task = config.resolve("train.task")
-  model = config.resolve("train.model")()
-  # Only the generator is needed for inference: build it and restore it alone.
-  example = next(iter(task.eval_dataset(2).take(1)))
-  model.generator(example[keys.OBSERVATION], training=False)
-  model.build_average()
-  step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-  pieces = {"generator": model.generator, "step": step}
-  averaged = model.generator_average is not None and trainer.has_average(latest)
-  if averaged:
-    pieces[trainer.AVERAGE_KEY] = model.generator_average
-  elif model.generator_average is not None:
-    logging.warning("%s holds no generator weight average: using the raw weights", latest)
-  status = tf.train.Checkpoint(**pieces).restore(latest)
-  if expect_partial:
-    status.expect_partial()
-  status.assert_existing_objects_matched()
-  if averaged:
-    model.load_average()
-  return task, model, int(step)
+  eval_fn = eval_fn or tf.function(model.evaluation_outputs)
+  totals, count = {}, 0
+  first = None
+  for index, batch in enumerate(dataset):
+    if num_batches is not None and index >= num_batches:
+      break
+    prediction, losses = eval_fn(batch)
+    batch_np, prediction_np = _numpy_tree(batch), _numpy_tree(prediction)
+    values = {name: np.asarray(v) for name, v in losses.items()}
+    values.update(task.metrics(batch_np, prediction_np))
+    size = len(np.asarray(tf.nest.flatten(batch_np[keys.OBSERVATION])[0]))
+    for name, value in values.items():
+      value = np.asarray(value, np.float64)
+      totals[name] = totals.get(name, 0.0) + (value.sum() if value.ndim else value * size)
+    count += size
+    if first is None:
+      first = (batch_np, prediction_np)
+  if count == 0:
+    raise errors.DataError(f"task {task.name!r}: the evaluation split yielded no examples")
+  return ({name: float(total / count) for name, total in totals.items()}, count,
+          first[0], first[1])
 
 
 def evaluate(model_dir, split="eval", num_batches=None, batch_size=None, output_json=None,
              extra_bindings=()):
   """Runs the task's metrics on a split, plus its `extra_metrics` (metrics over more than
-  one batch, e.g. sfm's snippet ATE); returns (and optionally writes) a report dict."""
-  task, model, step = restore(model_dir, extra_bindings)
+  one batch, e.g. sfm's snippet ATE); returns (and optionally writes) a report dict.
+
+  Raises:
+    errors.DataError: `output_json` cannot be written; the table of metrics is printed to
+      stderr first, so the computed metrics are never lost.
+  """
+  task, model, step = runs.restore(model_dir, extra_bindings)
   dataset = task.eval_dataset(batch_size or config.resolve("train.batch_size"), split=split)
-  metrics, count, _, _ = trainer.evaluate_model(model, task, dataset, num_batches)
+  metrics, count, _, _ = evaluate_model(model, task, dataset, num_batches)
   # Whole-split metrics (e.g. sfm's snippet ATE): here only, not in training evaluations.
   metrics.update(task.extra_metrics(model.generator, split))
   report = {"task": task.name, "split": split, "step": step, "num_examples": count,
             "metrics": metrics}
   if output_json:
-    files.atomic_write(output_json, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    try:
+      files.atomic_write(output_json, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    except OSError as e:
+      print(format_table(report), file=sys.stderr)
+      raise errors.DataError(f"{output_json}: cannot write the report "
+                             f"({e.strerror or e}); its metrics are printed above") from e
   return report
 
 

@@ -222,11 +222,11 @@ class EigenSplitTest(testing.TestCase):
 
   def test_kitti_raw_excludes_test_drives(self):
     path = self._list(f"{DRIVE} 0000000001 l")
-    pairs = sfm.load_kitti_raw(self.root, 16, 32, exclude_drives=kitti.eigen_test_drives(path))
+    pairs = kitti.load_kitti_raw(self.root, 16, 32, exclude_drives=kitti.eigen_test_drives(path))
     self.assertAllEqual(pairs["drive"], ["2011_09_26_drive_0001_sync"] * 2)
     self.assertAllEqual(pairs["target_frame"][:, 0, 0, 0], [101, 102])
     with self.assertRaisesRegex(errors.DataError, "every KITTI raw drive is excluded"):
-      sfm.load_kitti_raw(self.root, exclude_drives={"2011_09_26_drive_0001_sync",
+      kitti.load_kitti_raw(self.root, exclude_drives={"2011_09_26_drive_0001_sync",
                                                      "2011_09_26_drive_0002_sync"})
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.data import kitti
 from aign_tf.data import sfm
 from aign_tf.renderers import view_synthesis
 
@@ -183,7 +184,7 @@ class KittiRawTest(testing.TestCase):
   def test_load_kitti_raw(self):
     root = _tempdir(self)
     self._write_drive(root)
-    pairs = sfm.load_kitti_raw(root, 16, 48)
+    pairs = kitti.load_kitti_raw(root, 16, 48)
     self.assertEqual(pairs["target_frame"].shape, (2, 16, 48, 3))
     self.assertAllEqual(pairs["target_frame"][0, 0, 0], [40, 40, 40])
     self.assertAllEqual(pairs["source_frame"][0, 0, 0], [0, 0, 0])
@@ -196,21 +197,21 @@ class KittiRawTest(testing.TestCase):
   def test_kitti_raw_exception_raised(self):
     root = _tempdir(self)
     with self.assertRaisesRegex(errors.DataError, "no KITTI raw drives"):
-      sfm.load_kitti_raw(root)
+      kitti.load_kitti_raw(root)
     self._write_drive(root, calib="S_rect_02: 1242 375\n")
     with self.assertRaisesRegex(errors.DataError, r"calib_cam_to_cam.txt: no 'P_rect_02'"):
-      sfm.load_kitti_raw(root)
+      kitti.load_kitti_raw(root)
     self._write_drive(root, calib="P_rect_02: 1 2 3\n")
     with self.assertRaisesRegex(errors.DataError, "has 3 values, expected 12"):
-      sfm.load_kitti_raw(root)
+      kitti.load_kitti_raw(root)
     self._write_drive(root, size=(10, 20))
     with self.assertRaisesRegex(errors.DataError, r"0000000000.png: image is 20x10"):
-      sfm.load_kitti_raw(root)
+      kitti.load_kitti_raw(root)
     with open(os.path.join(root, "2011_09_26", "2011_09_26_drive_0001_sync", "image_02",
                            "data", "0000000000.png"), "w") as f:
       f.write("not a png")
     with self.assertRaisesRegex(errors.DataError, "0000000000.png: cannot read image"):
-      sfm.load_kitti_raw(root)
+      kitti.load_kitti_raw(root)
 
 
 class SfmLearnerTest(testing.TestCase):

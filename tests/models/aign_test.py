@@ -5,7 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.models import aign as aign_lib
 from aign_tf.models import discriminators
 from aign_tf.models import generators

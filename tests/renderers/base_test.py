@@ -64,3 +64,24 @@ class AveragePooling1DTest(testing.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class SoftFloorTest(testing.TestCase):
+
+  def test_soft_floor_keeps_values_above_and_is_positive_below(self):
+    values = tf.constant([-1.0, 0.0, 5e-4, 1e-3, 2e-3, 10.0])
+    out = base.soft_floor(values, 1e-3).numpy()
+    self.assertAllClose(out[3:], [1e-3, 2e-3, 10.0])
+    self.assertTrue(np.all(out > 0))
+    self.assertTrue(np.all(out[:3] < 1e-3))
+    self.assertTrue(np.all(np.diff(out) > 0))  # Monotonic: order of depths is kept.
+
+  def test_soft_floor_gradient_is_positive_and_finite_everywhere(self):
+    values = tf.constant([-5e-3, -1e-3, 0.0, 1e-3, 1.0, 1e6])
+    with tf.GradientTape() as tape:
+      tape.watch(values)
+      out = base.soft_floor(values, 1e-3)
+    gradient = tape.gradient(out, values).numpy()
+    self.assert_finite(gradient)
+    self.assertTrue(np.all(gradient > 0), gradient)
+    self.assertAllClose(gradient[-2:], [1.0, 1.0])

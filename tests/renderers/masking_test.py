@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.models import aign
 from aign_tf.objectives import reconstruction
 from aign_tf.renderers import masking
@@ -19,8 +19,8 @@ class MaskingTest(testing.TestCase):
     expected = image.copy()
     expected[0, 0, 1] = 0.0
     expected[0, 1, 0] = 0.0
-    self.assertAllClose(out[keys.RENDERED], expected)
-    self.assertAllClose(out[keys.RENDER_WEIGHTS], visibility)
+    self.assertAllClose(out.rendered, expected)
+    self.assertAllClose(out.weights, visibility)
 
   def test_loss_covers_visible_pixels_only(self):
     target = np.zeros([1, 2, 2, 3], np.float32)
@@ -29,7 +29,7 @@ class MaskingTest(testing.TestCase):
     prediction[0, 1, 1] = 100.0  # hidden: ignored
     visibility = np.array([[1.0, 1.0], [1.0, 0.0]], np.float32).reshape(1, 2, 2, 1)
     out = masking.Masking()(prediction, {masking.VISIBILITY: visibility})
-    loss = reconstruction.l2_loss(target, out[keys.RENDERED], out[keys.RENDER_WEIGHTS])
+    loss = reconstruction.l2_loss(target, out.rendered, out.weights)
     self.assertAllClose(loss, [4.0 * 3 / (3 * 3)])
 
   def test_aign_uses_mask_as_weights(self):
@@ -55,7 +55,7 @@ class MaskingTest(testing.TestCase):
     image = tf.random.normal([1, 2, 2, 1], dtype=tf.float64)
     renderer = masking.Masking()
     theoretical, numerical = tf.test.compute_gradient(
-        lambda y: renderer(y, {masking.VISIBILITY: visibility})[keys.RENDERED], [image])
+        lambda y: renderer(y, {masking.VISIBILITY: visibility}).rendered, [image])
     self.assertAllClose(theoretical, numerical)
     self.assertAllClose(theoretical[0], np.diag([1.0, 0.0, 0.0, 1.0]))
 
@@ -63,12 +63,12 @@ class MaskingTest(testing.TestCase):
     renderer = masking.Masking()
     visibility = tf.cast(tf.random.uniform([1, 8, 8, 1], seed=3) > 0.3, tf.float32)
     context = {masking.VISIBILITY: visibility}
-    observed = renderer(tf.random.uniform([1, 8, 8, 3], seed=4), context)[keys.RENDERED]
+    observed = renderer(tf.random.uniform([1, 8, 8, 3], seed=4), context).rendered
     y = tf.Variable(tf.zeros([1, 8, 8, 3]))
-    initial = float(tf.reduce_sum(tf.square(renderer(y, context)[keys.RENDERED] - observed)))
+    initial = float(tf.reduce_sum(tf.square(renderer(y, context).rendered - observed)))
     for _ in range(20):
       with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(tf.square(renderer(y, context)[keys.RENDERED] - observed))
+        loss = tf.reduce_sum(tf.square(renderer(y, context).rendered - observed))
       y.assign_sub(0.25 * tape.gradient(loss, y))
     self.assertLess(float(loss), 0.5 * initial)
 

@@ -5,7 +5,6 @@ import tensorflow as tf
 import tf_keras as keras
 
 from aign_tf import testing
-from aign_tf.data import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.renderers import view_synthesis as vs
 
@@ -115,9 +114,9 @@ class ViewSynthesisRendererTest(testing.TestCase):
     source = tf.random.uniform([2, 4, 6, 3])
     out = renderer({"depth": tf.ones([2, 4, 6, 1]), "egomotion": tf.zeros([2, 6])},
                    {"source": source, "intrinsics": _intrinsics(2, 4, 6)})
-    self.assertAllClose(out[keys.RENDERED], source, atol=1e-5)
-    self.assertEqual(out[keys.RENDER_WEIGHTS].shape, (2, 4, 6, 1))
-    self.assertAllEqual(out[keys.RENDER_BASELINE], source)  # The unwarped source.
+    self.assertAllClose(out.rendered, source, atol=1e-5)
+    self.assertEqual(out.weights.shape, (2, 4, 6, 1))
+    self.assertAllEqual(out.baseline, source)  # The unwarped source.
     self.assertEmpty(renderer.weights)
     self.assertFalse(renderer.trainable)
 

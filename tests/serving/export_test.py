@@ -18,13 +18,17 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from aign_tf.core import files  # pylint: disable=g-import-not-at-top
+
+from aign_tf import runs  # pylint: disable=g-import-not-at-top
+
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.serving import export
 from aign_tf.serving import model_config
 from aign_tf.serving import testing as serving_testing
 from aign_tf.tasks import toy
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import trainer
 
 
@@ -149,12 +153,12 @@ class RoundTrips:
         export_base = os.path.join(directory, "export")
         info = export.export(model_dir, export_base)
         # The Keras generator, restored the same way, run in this process.
-        task, model, step = evaluation.restore(model_dir)
+        task, model, step = runs.restore(model_dir)
         arrays = serving_testing.random_inputs(export.input_specs(task), batch_size=2)
         expected = task.serve(model.generator,
                               {k: tf.constant(v) for k, v in arrays.items()})
-        with open(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)) as f:
-          digest = export.config_digest(f.read())
+        with open(os.path.join(model_dir, runs.OPERATIVE_CONFIG)) as f:
+          digest = files.text_digest(f.read())
       except Exception as e:  # pylint: disable=broad-except
         results[gin_file] = {"error": f"{type(e).__name__}: {e}"}
         continue
@@ -200,7 +204,7 @@ class ExportTest(testing.TestCase):
     self.assertEqual(metadata["task"].numpy(), b"image_test")
     self.assertEqual(int(metadata["step"]), 7)
     self.assertEqual(metadata["config_digest"].numpy().decode(),
-                     export.config_digest("# fake image seed=0\n"))
+                     files.text_digest("# fake image seed=0\n"))
     self.assertIn(b"uint8", metadata["conventions"].numpy())
     with open(os.path.join(path, export.EXPORT_INFO)) as f:
       self.assertEqual(json.load(f)["image_inputs"], ["image"])

@@ -15,7 +15,7 @@ from aign_tf import testing
 from aign_tf.serving import client as client_lib
 from aign_tf.serving import export
 from aign_tf.serving import testing as serving_testing
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import trainer
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -14,7 +14,7 @@ from aign_tf import errors
 from aign_tf import testing
 from aign_tf.serving import export
 from aign_tf.serving import tflite
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import trainer
 
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.renderers import downsample
 from aign_tf.renderers import masking
 from aign_tf.tasks import faces

@@ -6,12 +6,14 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from aign_tf import runs  # pylint: disable=g-import-not-at-top
+
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.tasks import base
 from aign_tf.tasks import sfm
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import evaluation
 from aign_tf.train import trainer
 
@@ -115,7 +117,7 @@ class EvaluateTest(testing.TestCase):
       config.parse([os.path.join(testing.GIN_DIR, "sfm.gin"),
                     os.path.join(testing.GIN_DIR, "testing", "tiny.gin")])
       trainer.train(model_dir)
-      history_path = os.path.join(model_dir, trainer.EVAL_HISTORY)
+      history_path = os.path.join(model_dir, runs.EVAL_HISTORY)
       report = evaluation.evaluate(model_dir, num_batches=1)
     finally:
       config.gin.clear_config()

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.tasks import sfm
 
 # Hand-made calibration (see tests/data/kitti_test.py): laser (x, y, z) -> rectified camera

@@ -9,10 +9,14 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data import keys
+from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.models import sfm_networks
+from aign_tf.core import imaging
+from aign_tf.data import sfm as sfm_data
+from aign_tf.objectives import sfm as sfm_objectives
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_metrics
 
 
 def _tiny_task(**kwargs):
@@ -91,14 +95,14 @@ class SfmMetricsTest(testing.TestCase):
   def test_depth_metrics_median_scaling(self):
     rng = np.random.default_rng(0)
     depth = rng.uniform(1.0, 20.0, (2, 4, 6, 1))
-    perfect = sfm.depth_metrics(depth, 3.0 * depth)   # any global scale is forgiven
+    perfect = sfm_metrics.depth_metrics(depth, 3.0 * depth)   # any global scale is forgiven
     self.assertAllClose(perfect["abs_rel"], [0.0, 0.0], atol=1e-12)
     self.assertAllClose(perfect["delta_1.25"], [1.0, 1.0])
-    constant = sfm.depth_metrics(depth, np.ones_like(depth))
+    constant = sfm_metrics.depth_metrics(depth, np.ones_like(depth))
     self.assertTrue(np.all(constant["abs_rel"] > 0.1))
     # Hand-computed: true (1, 2, 4, 8), predicted (2, 2, 2, 2) -> median-scaled to 3.
     gt, pred = np.array([[1.0, 2.0, 4.0, 8.0]]), np.full((1, 4), 2.0)
-    m = sfm.depth_metrics(gt, pred)
+    m = sfm_metrics.depth_metrics(gt, pred)
     self.assertAllClose(m["abs_rel"], [np.mean([2 / 1, 1 / 2, 1 / 4, 5 / 8])])
     self.assertAllClose(m["rmse"], [np.sqrt(np.mean([4.0, 1.0, 1.0, 25.0]))])
     self.assertAllClose(m["delta_1.25"], [0.0])
@@ -107,11 +111,11 @@ class SfmMetricsTest(testing.TestCase):
     true = np.array([[0.1, 0.0, 0.5, 0.0, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
     scaled = true.copy()
     scaled[:, :3] *= 7.0
-    m = sfm.egomotion_metrics(true, scaled)
+    m = sfm_metrics.egomotion_metrics(true, scaled)
     self.assertAllClose(m["translation_error"], [0.0, 0.0], atol=1e-9)
     self.assertAllClose(m["rotation_error_deg"], [0.0, 0.0], atol=1e-5)
     wrong = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.2, 0.0, 0.0]])
-    m = sfm.egomotion_metrics(true, wrong)
+    m = sfm_metrics.egomotion_metrics(true, wrong)
     self.assertAllClose(m["rotation_error_deg"], [np.degrees(0.1), np.degrees(0.2)])
     self.assertAllClose(m["translation_error"][1], 1.0)  # orthogonal: best scale is 0.
 
@@ -134,46 +138,46 @@ class SfmMetricsTest(testing.TestCase):
     target = tf.constant(np.random.default_rng(0).uniform(1.0, 20.0, (2, 4, 6, 1)),
                          tf.float32)
     # Any global scale of the exact depth costs nothing.
-    self.assertAllClose(sfm.scale_invariant_log_loss(target, 3.0 * target), [0.0, 0.0],
+    self.assertAllClose(sfm_objectives.scale_invariant_log_loss(target, 3.0 * target), [0.0, 0.0],
                         atol=1e-6)
     # A shape error costs: half the pixels twice too far -> g in {0, log 2}: variance
     # (log 2)^2 / 4.
     wrong = tf.concat([target[:, :2], 2.0 * target[:, 2:]], axis=1)
-    self.assertAllClose(sfm.scale_invariant_log_loss(target, wrong),
+    self.assertAllClose(sfm_objectives.scale_invariant_log_loss(target, wrong),
                         [np.log(2.0) ** 2 / 4] * 2, atol=1e-5)
     # Pixels without depth (0, sparse ground truth) do not count.
     sparse = tf.concat([tf.zeros_like(target[:, :2]), target[:, 2:]], axis=1)
-    self.assertAllClose(sfm.scale_invariant_log_loss(sparse, wrong), [0.0, 0.0], atol=1e-6)
+    self.assertAllClose(sfm_objectives.scale_invariant_log_loss(sparse, wrong), [0.0, 0.0], atol=1e-6)
 
   def test_edge_aware_smoothness(self):
     flat = {"depth": tf.fill([1, 4, 6, 1], 3.0)}
     image = np.zeros([1, 4, 6, 3], np.float32)
     batch = {keys.RECONSTRUCTION_TARGET: tf.constant(image)}
-    self.assertAllClose(sfm.edge_aware_smoothness(flat, batch), [0.0])
+    self.assertAllClose(sfm_objectives.edge_aware_smoothness(flat, batch), [0.0])
     step = np.full([1, 4, 6, 1], 2.0, np.float32)
     step[:, :, 3:] = 8.0
-    plain = float(sfm.edge_aware_smoothness({"depth": tf.constant(step)}, batch)[0])
+    plain = float(sfm_objectives.edge_aware_smoothness({"depth": tf.constant(step)}, batch)[0])
     image[:, :, 3:] = 1.0  # The depth step now lies on an image edge: it costs less.
-    edge = float(sfm.edge_aware_smoothness(
+    edge = float(sfm_objectives.edge_aware_smoothness(
         {"depth": tf.constant(step)}, {keys.RECONSTRUCTION_TARGET: tf.constant(image)})[0])
     self.assertGreater(plain, 0.0)
     self.assertLess(edge, 0.5 * plain)
     # Invariant to a global scale of the depth.
-    scaled = float(sfm.edge_aware_smoothness({"depth": tf.constant(5.0 * step)}, batch)[0])
+    scaled = float(sfm_objectives.edge_aware_smoothness({"depth": tf.constant(5.0 * step)}, batch)[0])
     self.assertAllClose(scaled, plain, rtol=1e-5)
 
   def test_colour_map_monotone_brightness(self):
-    colours = sfm.colour_map(np.linspace(0.0, 1.0, 11))
+    colours = imaging.colour_map(np.linspace(0.0, 1.0, 11))
     self.assertTrue(np.all(np.diff(colours.sum(-1)) > 0))
 
   def test_depth_to_colour_sparse_depth(self):
     depth = np.array([[2.0, 0.0], [4.0, 8.0]])
-    colours = sfm.depth_to_colour(depth)
+    colours = imaging.depth_to_colour(depth)
     self.assertAllEqual(colours[0, 1], [0.0, 0.0, 0.0])  # Unknown depth: black.
     brightness = colours.sum(-1)
     self.assertGreater(brightness[0, 0], brightness[1, 0])  # Near is brighter.
     self.assertGreater(brightness[1, 0], brightness[1, 1])
-    self.assertAllEqual(sfm.depth_to_colour(np.zeros((2, 3))), np.zeros((2, 3, 3)))
+    self.assertAllEqual(imaging.depth_to_colour(np.zeros((2, 3))), np.zeros((2, 3, 3)))
 
 
 class SfmExportTest(testing.TestCase):
@@ -258,14 +262,14 @@ class SfmRealDataTest(testing.TestCase):
     with open(bad, "w") as f:
       f.write("1 2 3 4 5\n")
     with self.assertRaisesRegex(errors.DataError, "poses.txt: 5 columns"):
-      sfm.load_poses(bad)
+      sfm_data.load_poses(bad)
     memory = os.path.join(root, "memory.npy")
     np.save(memory, np.zeros((2, 3)))
     with self.assertRaisesRegex(errors.DataError, r"memory.npy: depth memory must be \[N"):
-      sfm.load_depth_memory(memory, 16, 48)
+      sfm_data.load_depth_memory(memory, 16, 48)
     np.save(memory, np.zeros((2, 3, 4)))
     with self.assertRaisesRegex(errors.DataError, "memory.npy: depth memory must be finite"):
-      sfm.load_depth_memory(memory, 16, 48)
+      sfm_data.load_depth_memory(memory, 16, 48)
 
 
 class SfmNetworksTest(testing.TestCase):

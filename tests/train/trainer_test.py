@@ -6,10 +6,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from aign_tf.train import loop  # pylint: disable=g-import-not-at-top
+
+from aign_tf.train import history  # pylint: disable=g-import-not-at-top
+
+from aign_tf import runs  # pylint: disable=g-import-not-at-top
+
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.tasks import toy
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import evaluation
 from aign_tf.train import trainer
 
@@ -36,11 +42,11 @@ class TrainerTest(testing.TestCase):
     result = run(model_dir, 2)
     self.assertEqual(result["step"], 2)
     self.assertTrue(tf.io.gfile.exists(os.path.join(model_dir, "checkpoints", "ckpt-2.index")))
-    self.assertTrue(os.path.isfile(os.path.join(model_dir, trainer.OPERATIVE_CONFIG)))
+    self.assertTrue(os.path.isfile(os.path.join(model_dir, runs.OPERATIVE_CONFIG)))
     self.assertNotEmpty(tf.io.gfile.glob(os.path.join(model_dir, "train", "events.*")))
     self.assertIn("factor_error", result["eval"])
     # The final evaluation is appended to the history with its step and time.
-    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+    with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       history = [json.loads(line) for line in f]
     self.assertLen(history, 1)
     self.assertEqual(history[0]["step"], 2)
@@ -50,14 +56,14 @@ class TrainerTest(testing.TestCase):
   def test_resumed_run_continues_the_training_clock(self):
     model_dir = self.get_temp_dir()
     run(model_dir, 2)
-    with open(os.path.join(model_dir, trainer.EVAL_HISTORY), "a") as f:
+    with open(os.path.join(model_dir, runs.EVAL_HISTORY), "a") as f:
       f.write('{"step": 2, "train_seco')  # a line cut short by a kill is ignored
-    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+    with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       first = json.loads(f.readline())["train_seconds"]
-    self.assertAllClose(trainer.previous_train_seconds(model_dir, 2), first)
-    self.assertEqual(trainer.previous_train_seconds(model_dir, 1), 0.0)
+    self.assertAllClose(history.previous_train_seconds(model_dir, 2), first)
+    self.assertEqual(history.previous_train_seconds(model_dir, 1), 0.0)
     run(model_dir, 4)
-    with open(os.path.join(model_dir, trainer.EVAL_HISTORY)) as f:
+    with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       lines = f.read().splitlines()
     # The cut line stays on its own; the new record is a whole line after it.
     self.assertEqual(lines[1], '{"step": 2, "train_seco')
@@ -102,7 +108,7 @@ class TrainerTest(testing.TestCase):
       models.append(testing.toy_model(regularizers={"boom": explode}))
       return models[-1]
 
-    with self.assertRaisesRegex(trainer.NonFiniteLossError, r"step 4: .*nan.*ckpt-3"):
+    with self.assertRaisesRegex(loop.NonFiniteLossError, r"step 4: .*nan.*ckpt-3"):
       run(model_dir, 10, model_fn)
     self.assertEqual(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")),
                      os.path.join(model_dir, "checkpoints", "ckpt-3"))
@@ -173,7 +179,7 @@ class WeightAverageTrainingTest(testing.TestCase):
     return trainer.train(model_dir)
 
   def saved(self, model_dir, prefix):
-    reader = tf.train.load_checkpoint(os.path.join(model_dir, trainer.CHECKPOINT_DIR))
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, runs.CHECKPOINT_DIR))
     return [reader.get_tensor(name) for name in sorted(reader.get_variable_to_shape_map())
             if name.startswith(prefix) and "OPTIMIZER" not in name]
 
@@ -185,11 +191,11 @@ class WeightAverageTrainingTest(testing.TestCase):
   def test_evaluation_and_restore_use_the_average(self):
     model_dir = self.get_temp_dir()
     result = self.train_toy(model_dir, 6, 0.9)
-    averages = self.saved(model_dir, trainer.AVERAGE_KEY + "/")
+    averages = self.saved(model_dir, runs.AVERAGE_KEY + "/")
     raw = self.saved(model_dir, "generator/")
     self.assertLen(averages, len(raw))
     # Restored for evaluation and export: the generator holds the average ...
-    _, model, step = evaluation.restore(model_dir)
+    _, model, step = runs.restore(model_dir)
     self.assertEqual(step, 6)
     self.assert_holds(model.generator.get_weights(), averages)
     self.assertFalse(any(np.array_equal(w, r) for w in model.generator.get_weights()
@@ -199,17 +205,17 @@ class WeightAverageTrainingTest(testing.TestCase):
     self.assertAllClose(report["metrics"]["reconstruction_loss"],
                         result["eval"]["reconstruction_loss"], rtol=1e-5)
     # Decay bound to 0: the raw weights.
-    _, model, _ = evaluation.restore(model_dir,
+    _, model, _ = runs.restore(model_dir,
                                      ["models.AIGN.weight_average_decay = 0.0"])
     self.assert_holds(model.generator.get_weights(), raw)
 
   def test_switching_averaging_on_when_resuming(self):
     model_dir = self.get_temp_dir()
     self.train_toy(model_dir, 2, 0.0)
-    self.assertEmpty(self.saved(model_dir, trainer.AVERAGE_KEY + "/"))
+    self.assertEmpty(self.saved(model_dir, runs.AVERAGE_KEY + "/"))
     result = self.train_toy(model_dir, 4, 0.9)
     self.assertEqual(result["step"], 4)
-    self.assertLen(self.saved(model_dir, trainer.AVERAGE_KEY + "/"),
+    self.assertLen(self.saved(model_dir, runs.AVERAGE_KEY + "/"),
                    len(self.saved(model_dir, "generator/")))
 
 

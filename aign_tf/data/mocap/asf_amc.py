@@ -21,7 +21,7 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf.data.mocap import kinematics
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 
 def _read(path, kind):

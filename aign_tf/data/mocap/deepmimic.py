@@ -15,7 +15,7 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf.data.mocap import kinematics
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 _S = 0.25
 # name, parent, offset (parent frame), field: ("quat", start) / ("angle", start) / None.

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 
 from aign_tf import errors
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 
 def _load_dict(path, key):

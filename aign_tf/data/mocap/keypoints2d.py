@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from aign_tf import errors
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 LAYOUTS = {"coco17": 17, "h36m17": 17}
 

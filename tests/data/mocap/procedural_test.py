@@ -4,7 +4,7 @@ import numpy as np
 
 from aign_tf import testing
 from aign_tf.data.mocap import procedural
-from aign_tf.data.mocap import skeleton
+from aign_tf.core import skeleton
 
 
 class ProceduralTest(testing.TestCase):

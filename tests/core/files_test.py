@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
-from aign_tf.train import files
+from aign_tf.core import files
 
 
 class CachedArraysTest(testing.TestCase):

@@ -6,13 +6,15 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from aign_tf import runs  # pylint: disable=g-import-not-at-top
+
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.renderers import downsample
 from aign_tf.tasks import toy
-from aign_tf.train import config
+from aign_tf import config
 from aign_tf.train import evaluation
-from aign_tf.train import precision
+from aign_tf.models import precision
 from aign_tf.train import trainer
 
 
@@ -131,10 +133,10 @@ class MixedTrainingTest(testing.TestCase):
     trainer.train(model_dir)
     # The generator rebuilt for evaluation and export computes in float32, with the
     # (float32) weights the mixed-precision run saved.
-    _, model, step = evaluation.restore(model_dir)
+    _, model, step = runs.restore(model_dir)
     self.assertEqual(step, 2)
     self.assertEqual(model.generator.layers[0].compute_dtype, "float32")
-    reader = tf.train.load_checkpoint(os.path.join(model_dir, trainer.CHECKPOINT_DIR))
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, runs.CHECKPOINT_DIR))
     saved = [reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
              if name.startswith("generator/") and "OPTIMIZER" not in name]
     for weight in model.generator.get_weights():

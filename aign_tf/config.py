@@ -1,0 +1,119 @@
+"""Parsing gin configuration with loud, one-line errors.
+
+Unknown bindings fail (`skip_unknown=False`), naming the binding; a missing gin file names
+the file. `resolve()` reads a bound value back (used to rebuild a trained model from its
+operative config).
+"""
+
+import logging
+import os
+import re
+
+import gin
+
+from aign_tf import configurables
+from aign_tf import errors
+
+# The repository's gin/ folder, so `include 'base.gin'` works from anywhere.
+REPO_GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
+
+
+class _QuietIncludeSearch(logging.Filter):
+  """Drops gin's "Path not found: base.gin" lines: gin logs one for every search prefix
+  that does not hold an included file (before the one that does), which reads like an
+  error before every real one."""
+
+  def filter(self, record):
+    return not record.pathname.endswith(os.path.join("gin", "resource_reader.py"))
+
+
+_QUIET = _QuietIncludeSearch()
+
+
+def parse(gin_files=(), gin_bindings=(), search_paths=()):
+  """Registers all configurables, clears gin and parses files + bindings.
+
+  Raises:
+    errors.ConfigError: naming the missing file or the unknown / malformed binding.
+  """
+  configurables.register_all()
+  gin.clear_config()
+  if _QUIET not in logging.getLogger().filters:
+    logging.getLogger().addFilter(_QUIET)
+  for path in list(search_paths) + [REPO_GIN_DIR]:
+    if os.path.isdir(path) and path not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+      gin.add_config_file_search_path(path)
+  for path in gin_files:
+    if not os.path.isfile(path) and not os.path.isfile(os.path.join(REPO_GIN_DIR, path)):
+      raise errors.ConfigError(f"gin file not found: {path}")
+  try:
+    gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings),
+                                        skip_unknown=False, finalize_config=False)
+  except (ValueError, KeyError, IOError, SyntaxError) as e:
+    # gin's message: what is wrong, then where ("In file ..., line N"), then the line.
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else type(e).__name__
+    if len(lines) >= 3 and lines[-2].startswith("In "):
+      message = f"{message.rstrip('.')} ({lines[-2][3:]}: {lines[-1]})"
+    raise errors.ConfigError(f"gin: {message}") from e
+
+
+def resolve(binding_key):
+  """Returns the value bound to `binding_key`, evaluating `@ref()` references."""
+  value = gin.query_parameter(binding_key)
+  if isinstance(value, gin.config.ConfigurableReference):
+    fn = value.scoped_configurable_fn
+    return fn() if value.evaluate else fn
+  return value
+
+
+def default_model_dir(gin_files, root="runs"):
+  """`runs/<name of the first gin file>`."""
+  if not gin_files:
+    raise errors.ConfigError("no --gin_file given")
+  return os.path.join(root, os.path.splitext(os.path.basename(gin_files[0]))[0])
+
+
+_IN_CALL = re.compile(r"In call to configurable '([^']+)' \(<(?:class|function) '?([\w.]+)")
+
+
+def _quotes(message, value):
+  """Whether `message` quotes the bound `value` (a whole number or word, not a part)."""
+  if isinstance(value, gin.config.ConfigurableReference):
+    return False
+  texts = {repr(value)} | ({str(value)} if not isinstance(value, str) else set())
+  return any(re.search(r"(?<![\w.-])" + re.escape(text) + r"(?!\w|\.\d)", message)
+             for text in texts)
+
+
+def binding_error(error):
+  """A one-line `errors.ConfigError` for an exception raised inside a gin configurable
+  (a binding of the right name and a wrong value or type), or None for other exceptions.
+
+  gin appends "In call to configurable 'X' (...)" to such exceptions; the innermost call
+  names the configurable, and the binding whose value the message quotes is named with it,
+  e.g. "gin: tasks.FaceSRTask.resolution = 'big': invalid literal for int() ...".
+  """
+  text = str(error)
+  calls = _IN_CALL.findall(text)
+  if not calls:
+    return None
+  name, python_path = calls[0]
+  message = next((line.strip() for line in text.splitlines() if line.strip()),
+                 type(error).__name__)
+  selector = name
+  try:
+    module = gin.config._REGISTRY.get_match(name)  # pylint: disable=protected-access
+    selector = f"{module.module}.{module.name}" if module and module.module else name
+  except (ValueError, KeyError, AttributeError):
+    pass
+  culprits = []
+  for (scope, bound_selector), params in gin.config._CONFIG.items():  # pylint: disable=protected-access
+    if bound_selector.split(".")[-1] != name.split(".")[-1]:
+      continue
+    for param, value in params.items():
+      if _quotes(message, value):
+        prefix = f"{scope}/" if scope else ""
+        culprits.append(f"{prefix}{bound_selector}.{param} = {value!r}")
+  where = culprits[0] if len(culprits) == 1 else f"{selector} ({python_path})"
+  return errors.ConfigError(f"gin: {where}: {message}")
