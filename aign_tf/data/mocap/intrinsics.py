@@ -149,11 +149,15 @@ def check_against_image(intrinsics, image_size, where):
                            f"{width}x{height} image")
 
 
-def describe(intrinsics, source):
-  """A JSON-ready record of the intrinsics and where they came from."""
+def describe(intrinsics, source, image_size=None):
+  """A JSON-ready record of the intrinsics, where they came from and the image size (when
+  known)."""
   fx, fy, cx, cy = intrinsics
-  return {"fx": round(fx, 6), "fy": round(fy, 6), "cx": round(cx, 6), "cy": round(cy, 6),
-          "from": source}
+  record = {"fx": round(fx, 6), "fy": round(fy, 6), "cx": round(cx, 6), "cy": round(cy, 6),
+            "from": source}
+  if image_size is not None:
+    record["image_size"] = [int(image_size[0]), int(image_size[1])]
+  return record
 
 
 def resolve(path, intrinsics=None, image=None, image_size=None, fov_degrees=None,
@@ -205,4 +209,4 @@ def resolve(path, intrinsics=None, image=None, image_size=None, fov_degrees=None
         "horizontal field of view, fx = width)")
   if size is not None:
     check_against_image(value, size, where)
-  return value, describe(value, source)
+  return value, describe(value, source, size)
