@@ -12,7 +12,7 @@
   "cy"} (or {"K": 3x3}), "image_id": id, "people": [{"keypoints": ...}, ...]}`, with
   "annotations" (COCO style) accepted for "people", or one person's "keypoints" at the top.
 * A single person: a JSON list of joints `[[u, v, c], ...]` / `[[u, v], ...]` (confidence 1)
-  or a flat `[u0, v0, c0, ...]`.
+  or a flat `[u0, v0, c0, ...]`; several people: a list of such lists.
 * VideoPose3D's `data_2d_<dataset>_<detector>.npz` (`h36m.load_h36m_2d`): one group per
   subject/action/camera, one pose per frame.
 
@@ -35,6 +35,7 @@ import os
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.data.mocap import h36m
 from aign_tf.data.mocap import intrinsics as intrinsics_lib
 from aign_tf.data.mocap import skeleton
 
@@ -137,12 +138,13 @@ def _annotation_fields(entry, where):
   fields = {}
   if "score" in entry:
     if not _is_number(entry["score"]) or not math.isfinite(entry["score"]):
-      raise errors.DataError(f"{where}.score must be a finite number, got {entry['score']!r}")
+      raise errors.DataError(f"{where}: field 'score' must be a finite number, got "
+                             f"{entry['score']!r}")
     fields["score"] = float(entry["score"])
   if "bbox" in entry:
     box = entry["bbox"]
     if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
-      raise errors.DataError(f"{where}.bbox must be [x, y, width, height] numbers, got "
+      raise errors.DataError(f"{where}: field 'bbox' must be [x, y, width, height] numbers, got "
                              f"{box!r}")
     fields["bbox"] = [float(v) for v in box]
   if "category_id" in entry:
@@ -152,9 +154,18 @@ def _annotation_fields(entry, where):
 
 def _check_group_key(value, where):
   if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
-    raise errors.DataError(f"{where} field 'image_id' must be a number or a string, got "
+    raise errors.DataError(f"{where}: field 'image_id' must be a number or a string, got "
                            f"{value!r}")
   return value
+
+
+def _several_people(data):
+  """A list of people as bare lists: each a flat u, v, c list (not a 2- or 3-value joint) or
+  a list of joints."""
+  if not all(isinstance(e, list) and e for e in data):
+    return False
+  return all(isinstance(e[0], list) for e in data) or all(
+      len(e) > 3 and not any(isinstance(v, list) for v in e) for e in data)
 
 
 def _json_people(data, path):
@@ -165,6 +176,8 @@ def _json_people(data, path):
       raise errors.DataError(f"{path}: an empty list: no people")
     if all(isinstance(e, dict) for e in data):
       label, entries, top, kind = "", data, {}, "coco_results"  # Where: "file: [3]".
+    elif _several_people(data):
+      label, entries, top, kind = "", data, {}, "people_lists"
     elif all(not isinstance(e, dict) for e in data):
       label, entries, top, kind = None, [data], {}, "single_person"
     else:
@@ -187,11 +200,14 @@ def _json_people(data, path):
   else:
     raise errors.DataError(f"{path}: expected a JSON list of annotations or an object, got "
                            f"{_type_name(data)}")
-  default_id = _check_group_key(top.get("image_id"), f"{path}:")
+  default_id = _check_group_key(top.get("image_id"), path)
   if label is None:  # One person: the file's top-level "keypoints", or the file itself.
-    where = f"{path}: keypoints"
-    keypoints = entries[0]["keypoints"] if isinstance(entries[0], dict) else entries[0]
-    return [(keypoints, where, default_id, {})], top.get("layout"), top.get("intrinsics"), kind
+    where, entry = f"{path}: keypoints", entries[0]
+    if isinstance(entry, dict):
+      person = (entry["keypoints"], where, default_id, _annotation_fields(entry, path))
+    else:
+      person = (entry, where, default_id, {})
+    return [person], top.get("layout"), top.get("intrinsics"), kind
   people = []
   for i, entry in enumerate(entries):
     where = f"{path}: {label}[{i}]"
@@ -293,7 +309,6 @@ def _read_json(path, layout, intrinsics, image, image_size, fov_degrees):
 
 def _read_npz(path, layout, intrinsics, image, image_size, fov_degrees, subjects, actions,
               cameras):
-  from aign_tf.data.mocap import h36m  # pylint: disable=g-import-not-at-top
   clips, metadata = h36m.load_h36m_2d(path, subjects, actions, cameras, keep_layout=True)
   file_layout = metadata["layout"]
   if layout and layout != file_layout:

@@ -88,6 +88,28 @@ class ProjectJSONTest(KeypointsTestCase):
       self.assertLen(result["groups"], 1)
       self.assertIsNone(result["groups"][0]["image_id"])
 
+  def test_several_people_as_bare_lists(self):
+    rng = np.random.default_rng(20)
+    people = [coco_person(rng), coco_person(rng)]
+    nested = keypoints2d.read_keypoints(self.write([p.tolist() for p in people], "n.json"),
+                                        image_size="640x480")
+    flat = keypoints2d.read_keypoints(self.write([p.ravel().tolist() for p in people],
+                                                 "f.json"), image_size="640x480")
+    self.assertLen(nested["keypoints_2d"], 2)
+    self.assertAllClose(nested["keypoints_2d"], flat["keypoints_2d"])
+    self.assertEqual([p["index"] for p in flat["people"]], [0, 1])
+
+  def test_single_person_object_keeps_score(self):
+    person = coco_person(np.random.default_rng(21))
+    result = keypoints2d.read_keypoints(
+        self.write({"image_id": "a.jpg", **annotation(person)}), image_size="640x480")
+    self.assertEqual(result["groups"][0]["image_id"], "a.jpg")
+    self.assertEqual(result["people"][0]["score"], 0.9)
+    self.assert_one_line_error("keypoints.json: field 'image_id' must be a number or a string",
+                               keypoints2d.read_keypoints,
+                               self.write({"image_id": [1], **annotation(person)}),
+                               image_size="640x480")
+
   def test_layout_given_for_other_joint_counts(self):
     path = self.write({"intrinsics": {"fx": 1, "fy": 1, "cx": 0, "cy": 0},
                        "people": [{"keypoints": [[1.0, 2.0]] * 15}]})
@@ -304,9 +326,9 @@ class BadInputTest(KeypointsTestCase):
       ({"layout": "openpose25", "people": [{"keypoints": [[1.0, 2.0]] * 17}]},
        "field 'layout' must be one of"),
       ({"people": [{"keypoints": [[1.0, 2.0]] * 17, "score": "high"}]},
-       r"people\[0\].score must be a finite number"),
+       r"people\[0\]: field 'score' must be a finite number"),
       ({"people": [{"keypoints": [[1.0, 2.0]] * 17, "bbox": [1, 2]}]},
-       r"people\[0\].bbox must be \[x, y, width, height\]"),
+       r"people\[0\]: field 'bbox' must be \[x, y, width, height\]"),
       ({"people": [{"points": []}]}, r"people\[0\] has no 'keypoints' field"),
       ({"people": []}, "field 'people' is empty"),
       ({"persons": []}, "no 'people', 'annotations' or 'keypoints' field"),
