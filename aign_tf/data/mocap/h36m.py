@@ -139,7 +139,11 @@ def load_h36m_2d(path, subjects=None, actions=None, cameras=None, keep_layout=Fa
                            f"expected {skeleton.NUM_JOINTS} (H36M-17 or COCO-17 layout)")
   layout = _layout_2d(path, metadata)
   metadata = dict(metadata, layout=layout)
-  cameras = None if cameras is None else [int(c) for c in cameras]
+  try:
+    cameras = None if cameras is None else [int(c) for c in cameras]
+  except (TypeError, ValueError):
+    raise errors.DataError(f"cameras (--camera) must be camera indices 0, 1, ..., got "
+                           f"{list(cameras)}") from None
   clips = {}
   for subject in _select(path, "subject", positions, subjects):
     if not isinstance(positions[subject], dict):

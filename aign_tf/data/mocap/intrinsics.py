@@ -207,6 +207,9 @@ def resolve(path, intrinsics=None, image=None, image_size=None, fov_degrees=None
         f"{path}: no camera intrinsics: pass --intrinsics=fx,fy,cx,cy (pixels), "
         f"--image=<the photo> or --image_size=WxH (assumes a {DEFAULT_FOV_DEGREES:.1f} degree "
         "horizontal field of view, fx = width)")
+  if fov_degrees is not None and where != size_source:
+    raise errors.DataError(f"--fov_degrees={fov:g} applies to intrinsics made from an image "
+                           f"size, but these come from {source}")
   if size is not None:
     check_against_image(value, size, where)
   return value, describe(value, source, size)

@@ -245,6 +245,8 @@ class IntrinsicsTest(KeypointsTestCase):
       (dict(image_size="640x0"), "--image_size: width and height must be positive"),
       (dict(image_size="big"), "--image_size: expected WxH"),
       (dict(image_size="640x480", fov_degrees=180.0), "field of view"),
+      (dict(intrinsics="500,500,320,240", fov_degrees=60.0),
+       "--fov_degrees=60 applies to intrinsics made from an image size"),
   )
   def test_bad_intrinsics_raise(self, kwargs, message):
     path, _ = self.coco_file()
@@ -394,6 +396,9 @@ class VideoPose3DTest(KeypointsTestCase):
                                subjects=["walk.mp4"], cameras=[3])
     self.assert_one_line_error("no camera intrinsics.*--image_size",
                                keypoints2d.read_keypoints, path)
+    self.assert_one_line_error(r"--camera\) must be camera indices",
+                               keypoints2d.read_keypoints, path, intrinsics="1,1,0,0",
+                               cameras=["front"])
 
   def test_npz_keypoint_too_large_for_float32(self):
     clip = coco_person(np.random.default_rng(16))[None, :, :2].astype(np.float64)
