@@ -11,9 +11,6 @@ from aign_tf.data.mocap import keypoints2d
 from aign_tf.data.mocap import skeleton
 from aign_tf.tasks import pose_pictures
 
-LEFT = [i for i, n in enumerate(skeleton.JOINTS) if n.startswith("l_")]
-RIGHT = [i for i, n in enumerate(skeleton.JOINTS) if n.startswith("r_")]
-
 
 def rgb(hex_color):
   return np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)])

@@ -85,7 +85,8 @@ class H36MTest(testing.TestCase):
     self.assertEqual(sorted(clips), ["S1/Walking 1/2", "S1/Walking 1/3"])
     with self.assertRaisesRegex(errors.DataError, "no action 'Sitting' in S1"):
       h36m.load_h36m_2d(self.path("sel.npz"), subjects=["S1"], actions=["Sitting"])
-    with self.assertRaisesRegex(errors.DataError, r"no camera 4 in S5/Walking 1 \(has \[0, 1, 2, 3\]\)"):
+    with self.assertRaisesRegex(errors.DataError,
+                                r"no camera 4 in S5/Walking 1 \(has \[0, 1, 2, 3\]\)"):
       h36m.load_h36m_2d(self.path("sel.npz"), subjects=["S5"], cameras=[4])
 
   @testing.parameterized.parameters(
