@@ -3,8 +3,12 @@
     # Images (PNG/JPEG in -> PNG out) through the model's serving_png signature (PNGs made
     # by the model; only its uint8 picture outputs), else serving_bytes (every output):
     python tools/predict.py --model=faces_sr --images=a.png,b.png --output_dir=out/
-    # 2D keypoints JSON in -> the model's outputs (3D joints, camera) as JSON:
-    python tools/predict.py --model=pose --keypoints=people.json --output=joints.json
+    # 2D keypoints in (COCO results JSON / openpifpaf *.predictions.json, the project's
+    # JSON, VideoPose3D data_2d_*.npz) -> 3D joints per person, grouped as in the file:
+    python tools/predict.py --model=pose --keypoints=photo.predictions.json \
+        --image=photo.jpg --output=joints.json --plot=joints.png
+    python tools/predict.py --model=pose --keypoints=data_2d_h36m_cpn_ft_h36m_dbb.npz \
+        --subject=S9 --action="Walking 1" --camera=0 --intrinsics=1145,1144,512,515
     # Any request body (TF Serving's JSON) -> the response on stdout:
     python tools/predict.py --model=toy --request_json=request.json
     # Status and signatures:
@@ -14,6 +18,7 @@
 """
 
 import json
+import sys
 
 from absl import app
 from absl import flags
@@ -28,11 +33,24 @@ flags.DEFINE_bool("png_outputs", True, "Image mode: use the model's serving_png 
 flags.DEFINE_string("extra_inputs", None,
                     "JSON object of the non-image inputs of an image model (one example).")
 flags.DEFINE_string("output_dir", "predictions", "Where image mode writes its outputs.")
-flags.DEFINE_string("keypoints", None, "A 2D keypoints JSON (see aign_tf.data.mocap.keypoints2d).")
-flags.DEFINE_string("layout", None, "Keypoint layout overriding the file's (coco17, h36m17).")
+flags.DEFINE_string("keypoints", None, "2D keypoints: COCO results JSON, the project's JSON "
+                    "or a VideoPose3D .npz (see aign_tf.data.mocap.keypoints2d).")
+flags.DEFINE_string("layout", None, "Keypoint layout overriding the file's (coco17, h36m17); "
+                    "default: the file's, else coco17 for 17 joints.")
+flags.DEFINE_string("intrinsics", None, "Keypoints mode: camera intrinsics fx,fy,cx,cy in "
+                    "pixels (overrides the file's).")
+flags.DEFINE_string("image", None, "Keypoints mode: the photo the keypoints were detected on; "
+                    "its size gives intrinsics with --fov_degrees.")
+flags.DEFINE_string("image_size", None, "Keypoints mode: WxH of that photo, instead of "
+                    "--image.")
+flags.DEFINE_float("fov_degrees", None, "Horizontal field of view assumed with --image or "
+                   "--image_size (default 53.13: focal length = image width).")
+flags.DEFINE_list("subject", None, "VideoPose3D npz: subjects to read (default: all).")
+flags.DEFINE_list("action", None, "VideoPose3D npz: actions to read (default: all).")
+flags.DEFINE_list("camera", None, "VideoPose3D npz: camera indices to read (default: all).")
 flags.DEFINE_string("output", "joints_3d.json", "Where keypoints mode writes the outputs.")
 flags.DEFINE_string("plot", None, "Keypoints mode: also write a PNG of the 2D input and the "
-                    "3D prediction here.")
+                    "3D prediction (camera and side views) here, one row per image (up to 4).")
 flags.DEFINE_string("request_json", None, "Send this request body as is; print the response.")
 flags.DEFINE_bool("show", False, "Print the model's status and signatures.")
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for the server.")
@@ -61,24 +79,33 @@ def _run():
     print(json.dumps(client._call(url, body)))  # pylint: disable=protected-access
   elif FLAGS.images:
     extra = json.loads(FLAGS.extra_inputs) if FLAGS.extra_inputs else None
+    failures = []
     for path in client_lib.predict_images(client, FLAGS.model, FLAGS.images, FLAGS.output_dir,
-                                          FLAGS.version, extra, FLAGS.png_outputs):
+                                          FLAGS.version, extra, FLAGS.png_outputs,
+                                          failures=failures):
       print(path)
+    for _, message in failures:
+      print(f"error: {message}", file=sys.stderr)
+    if failures:
+      raise errors.DataError(f"{len(failures)} of {len(FLAGS.images)} images failed: "
+                             f"{', '.join(path for path, _ in failures)}")
   else:
-    try:
-      from aign_tf.data.mocap import keypoints2d  # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-      raise errors.ConfigError("keypoints mode needs aign_tf.data.mocap.keypoints2d") from e
-    keypoints = keypoints2d.read_keypoints_json(FLAGS.keypoints, layout=FLAGS.layout)
-    outputs = client_lib.predict_keypoints(client, FLAGS.model, keypoints, FLAGS.output,
-                                           FLAGS.version)
-    print(f"wrote {', '.join(sorted(outputs))} for {len(keypoints['keypoints_2d'])} "
-          f"people to {FLAGS.output}")
+    from aign_tf.data.mocap import keypoints2d  # pylint: disable=g-import-not-at-top
+    keypoints = keypoints2d.read_keypoints(
+        FLAGS.keypoints, layout=FLAGS.layout, intrinsics=FLAGS.intrinsics, image=FLAGS.image,
+        image_size=FLAGS.image_size, fov_degrees=FLAGS.fov_degrees, subjects=FLAGS.subject,
+        actions=FLAGS.action, cameras=FLAGS.camera)
+    outputs = client_lib.predict_keypoints(
+        client, FLAGS.model, keypoints, FLAGS.output, FLAGS.version,
+        to_json=lambda outputs: keypoints2d.predictions_to_json(keypoints, outputs))
+    skipped = sum(1 for person in keypoints["people"] if person["row"] is None)
+    print(f"wrote {', '.join(sorted(outputs))} for {len(keypoints['keypoints_2d'])} people "
+          f"in {len(keypoints['groups'])} {keypoints['group_by']} to {FLAGS.output}" +
+          (f" ({skipped} skipped: see their 'skipped' field)" if skipped else ""))
     if FLAGS.plot:
-      from aign_tf.tasks import pose  # pylint: disable=g-import-not-at-top
       from aign_tf.core import imaging  # pylint: disable=g-import-not-at-top
-      imaging.write_png(FLAGS.plot, pose.plot_poses(keypoints["keypoints_2d"],
-                                                      outputs["joints_3d"]))
+      from aign_tf.tasks import pose_pictures  # pylint: disable=g-import-not-at-top
+      imaging.write_png(FLAGS.plot, pose_pictures.plot_predictions(keypoints, outputs))
       print(f"wrote {FLAGS.plot}")
 
 

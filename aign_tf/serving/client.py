@@ -17,6 +17,7 @@ import urllib.request
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import files
 
 DTYPES = {"DT_HALF": "float16", "DT_FLOAT": "float32", "DT_DOUBLE": "float64",
           "DT_INT8": "int8", "DT_INT16": "int16", "DT_INT32": "int32", "DT_INT64": "int64",
@@ -136,11 +137,14 @@ def _outputs_by_name(outputs, signature):
 
 
 def _write_png(path, array):
+  import io  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
   array = np.asarray(array)
   if array.ndim == 3 and array.shape[-1] == 1:
     array = array[..., 0]
-  Image.fromarray(array).save(path)
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format="PNG")
+  files.atomic_write(path, buffer.getvalue())
 
 
 def _as_picture(array, dtype):
@@ -165,7 +169,7 @@ PNG_SUFFIX = "_png_bytes"  # serving_png's output names: `<output>_png_bytes`.
 
 
 def predict_images(client, model, image_paths, output_dir, version=None, extra_inputs=None,
-                   png_outputs=True):
+                   png_outputs=True, failures=None):
   """Sends encoded images to the model, one request per image, and writes its outputs.
 
   With `png_outputs` and a model that has a `serving_png` signature (uint8 picture outputs
@@ -174,12 +178,15 @@ def predict_images(client, model, image_paths, output_dir, version=None, extra_i
   signature drops (float copies, depth maps, ...) are not written. Otherwise
   `serving_bytes` is used: `<stem>_<output>.png` for each picture-shaped output (uint8 as
   is, float outputs min-max scaled, with the raw values in `<stem>_<output>.npy`) and
-  `<stem>.json` with every other output.
+  `<stem>.json` with every other output. Every file is written atomically.
 
   Args:
     extra_inputs: values for the signature's non-image inputs (e.g. intrinsics), dict
       name -> per-example value.
     png_outputs: use `serving_png` when the model has it.
+    failures: optional list; when given, an image that cannot be read or that the server
+      refuses is appended as (path, one-line message) and the others still go, instead of
+      raising (a server that cannot be reached still raises).
 
   Returns:
     list of written paths.
@@ -187,6 +194,7 @@ def predict_images(client, model, image_paths, output_dir, version=None, extra_i
   Raises:
     errors.ConfigError: the model has no `serving_bytes` signature, or needs inputs that are
       neither images nor in `extra_inputs`.
+    errors.DataError: an unreadable or empty image file (without `failures`).
     ServingError: the server refused a request.
   """
   signatures = client.signatures(model, version)
@@ -209,47 +217,74 @@ def predict_images(client, model, image_paths, output_dir, version=None, extra_i
   os.makedirs(output_dir, exist_ok=True)
   written = []
   for path in image_paths:
+    try:
+      written.extend(_predict_image(client, model, path, output_dir, version, extra_inputs,
+                                    signature_name, signature, image_names[0]))
+    except (errors.DataError, ServingError) as e:
+      if failures is None or (isinstance(e, ServingError) and e.status == 0):
+        raise
+      message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      failures.append((path, message if message.startswith(path) else f"{path}: {message}"))
+  return written
+
+
+def _predict_image(client, model, path, output_dir, version, extra_inputs, signature_name,
+                   signature, image_name):
+  """One image of `predict_images`; returns the paths written."""
+  try:
     with open(path, "rb") as f:
       data = f.read()
-    instance = {image_names[0]: data, **extra_inputs}
-    outputs = client.predict(model, instances=[instance], signature_name=signature_name,
-                             version=version)[0]
-    outputs = _outputs_by_name(outputs, signature)
-    stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
-    if signature_name == SERVING_PNG:
-      for name, value in sorted(outputs.items()):
-        if not (name.endswith(PNG_SUFFIX) and isinstance(value, dict) and "b64" in value):
-          raise ServingError(200, f"{SERVING_PNG} output {name!r} is not a base64 PNG "
-                             "({\"b64\": ...})")
-        target = f"{stem}_{name[:-len(PNG_SUFFIX)]}.png"
-        with open(target, "wb") as f:
-          f.write(base64.b64decode(value["b64"]))
-        written.append(target)
-      continue
-    others = {}
+  except OSError as e:
+    raise errors.DataError(f"{path}: cannot read ({e.strerror})") from None
+  if not data:
+    raise errors.DataError(f"{path}: empty file, not an image")
+  instance = {image_name: data, **extra_inputs}
+  outputs = client.predict(model, instances=[instance], signature_name=signature_name,
+                           version=version)[0]
+  outputs = _outputs_by_name(outputs, signature)
+  stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+  written = []
+  if signature_name == SERVING_PNG:
     for name, value in sorted(outputs.items()):
-      dtype = signature["outputs"].get(name, ("float32", None))[0]
-      picture = _as_picture(value, dtype)
-      if picture is None:
-        others[name] = value
-        continue
-      _write_png(f"{stem}_{name}.png", picture)
-      written.append(f"{stem}_{name}.png")
-      if dtype != "uint8":
-        np.save(f"{stem}_{name}.npy", np.asarray(value, np.float32))
-        written.append(f"{stem}_{name}.npy")
-    if others:
-      with open(f"{stem}.json", "w") as f:
-        json.dump(others, f, indent=1)
-      written.append(f"{stem}.json")
+      if not (name.endswith(PNG_SUFFIX) and isinstance(value, dict) and "b64" in value):
+        raise ServingError(200, f"{SERVING_PNG} output {name!r} is not a base64 PNG "
+                           "({\"b64\": ...})")
+      target = f"{stem}_{name[:-len(PNG_SUFFIX)]}.png"
+      files.atomic_write(target, base64.b64decode(value["b64"]))
+      written.append(target)
+    return written
+  others = {}
+  for name, value in sorted(outputs.items()):
+    dtype = signature["outputs"].get(name, ("float32", None))[0]
+    picture = _as_picture(value, dtype)
+    if picture is None:
+      others[name] = value
+      continue
+    _write_png(f"{stem}_{name}.png", picture)
+    written.append(f"{stem}_{name}.png")
+    if dtype != "uint8":
+      import io  # pylint: disable=g-import-not-at-top
+      buffer = io.BytesIO()
+      np.save(buffer, np.asarray(value, np.float32))
+      files.atomic_write(f"{stem}_{name}.npy", buffer.getvalue())
+      written.append(f"{stem}_{name}.npy")
+  if others:
+    files.atomic_write(f"{stem}.json", json.dumps(others, indent=1))
+    written.append(f"{stem}.json")
   return written
 
 
 def predict_keypoints(client, model, keypoints, output_path, version=None,
-                      signature_name="serving_default"):
-  """Sends a keypoints dict (as `aign_tf.data.mocap.keypoints2d.read_keypoints_json`
-  returns: `keypoints_2d` `[N, J, 2]`, ...) to the model; the inputs the signature takes are
-  picked from it by name. Writes the outputs as JSON to `output_path` and returns them.
+                      signature_name="serving_default", to_json=None, batch_size=256):
+  """Sends a keypoints dict (as `aign_tf.data.mocap.keypoints2d.read_keypoints` returns:
+  `keypoints_2d` `[N, J, 2]`, ...) to the model in requests of `batch_size` examples; the
+  inputs the signature takes are picked from it by name. Writes the outputs as JSON to
+  `output_path` (atomically: all or nothing) and returns them as arrays `[N, ...]`.
+
+  Args:
+    to_json: optional function outputs -> the JSON document to write (e.g. the outputs
+      regrouped per image by `keypoints2d.predictions_to_json`); default: the outputs.
+    batch_size: examples per request (a long clip would exceed a server's request limit).
   """
   signatures = client.signatures(model, version)
   if signature_name not in signatures:
@@ -260,11 +295,20 @@ def predict_keypoints(client, model, keypoints, output_path, version=None,
     raise errors.ConfigError(f"model {model!r} needs input(s) {missing}, which the "
                              f"keypoints file does not give (it has {sorted(keypoints)})")
   inputs = {n: np.asarray(keypoints[n]) for n in wanted}
-  outputs = client.predict(model, inputs=inputs, signature_name=signature_name,
-                           version=version)
-  outputs = _outputs_by_name(outputs, signatures[signature_name])
-  directory = os.path.dirname(os.path.abspath(output_path))
-  os.makedirs(directory, exist_ok=True)
-  with open(output_path, "w") as f:
-    json.dump(outputs, f, indent=1)
+  count = len(next(iter(inputs.values()))) if inputs else 0
+  parts = []
+  for start in range(0, max(count, 1), batch_size):
+    outputs = client.predict(model, inputs={n: v[start:start + batch_size]
+                                            for n, v in inputs.items()},
+                             signature_name=signature_name, version=version)
+    parts.append(_outputs_by_name(outputs, signatures[signature_name]))
+  outputs = {name: np.concatenate([np.asarray(p[name]) for p in parts])
+             for name in parts[0]}
+  document = to_json(outputs) if to_json else _jsonable(outputs)
+  try:
+    text = json.dumps(document, indent=1, allow_nan=False)
+  except ValueError:
+    raise errors.DataError(f"model {model!r} returned non-finite values; {output_path} not "
+                           "written") from None
+  files.atomic_write(output_path, text)
   return outputs

@@ -20,8 +20,6 @@ generator predicts camera-frame poses), `camera_translation` `[B, 3]` (pelvis po
 camera frame, metres, assuming the reference body size) and `root_depth` `[B]`.
 """
 
-import io
-
 import numpy as np
 import tensorflow as tf
 
@@ -33,6 +31,7 @@ from aign_tf.core import skeleton
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 from aign_tf.tasks import base
+from aign_tf.tasks import pose_pictures
 
 CLIP = "clip"
 CANONICAL = "canonical"
@@ -167,7 +166,7 @@ class PoseTask(base.Task):
 
   def images(self, batch, prediction):
     count = min(4, len(batch[keys.OBSERVATION]))
-    return {"pose_skeletons": plot_poses(
+    return {"pose_skeletons": pose_pictures.plot_poses(
         batch[keys.OBSERVATION][:count], prediction[pose_networks.JOINTS_3D][:count],
         batch[keys.TARGET][:count])}
 
@@ -259,67 +258,3 @@ def pose_metrics(prediction, target, threshold_mm=150.0):
   return {"mpjpe_mm": errors_mm.mean(axis=1), "n_mpjpe_mm": scaled.mean(axis=1),
           "p_mpjpe_mm": aligned.mean(axis=1),
           "pck3d_150": 100.0 * (errors_mm < threshold_mm).mean(axis=1)}
-
-
-# Pictures --------------------------------------------------------------------------------
-
-def _upright(joints):
-  """Camera frame (y down, z forward) -> plot axes (x, z, -y): up is up."""
-  joints = np.asarray(joints)
-  return np.stack([joints[..., 0], joints[..., 2], -joints[..., 1]], axis=-1)
-
-
-def plot_poses(keypoints_2d, joints_3d, ground_truth=None, titles=None, size=3.0):
-  """One row per example: the 2D input and the 3D prediction (red; ground truth in black).
-
-  Args:
-    keypoints_2d: `[N, 17, 2]` 2D keypoints (image axes: y down).
-    joints_3d: `[N, 17, 3]` camera-frame joints (metres).
-    ground_truth: optional `[N, 17, 3]`, drawn in black.
-    titles: optional list of N strings.
-    size: inches per panel.
-
-  Returns:
-    uint8 image `[H, W, 3]`.
-  """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  keypoints_2d = np.asarray(keypoints_2d)
-  joints_3d = np.asarray(joints_3d)
-  count = len(joints_3d)
-  figure = Figure(figsize=(2 * size, size * count), dpi=72)
-  left_color, right_color = "#1f77b4", "#d62728"
-  for i in range(count):
-    ax = figure.add_subplot(count, 2, 2 * i + 1)
-    for parent, child in skeleton.BONES:
-      color = left_color if skeleton.JOINTS[child].startswith("l_") else (
-          right_color if skeleton.JOINTS[child].startswith("r_") else "gray")
-      ax.plot(keypoints_2d[i, [parent, child], 0], keypoints_2d[i, [parent, child], 1],
-              color=color, lw=2)
-    ax.invert_yaxis()
-    ax.set_aspect("equal")
-    ax.set_title(titles[i] if titles else "2D input", fontsize=9)
-    ax.tick_params(labelsize=6)
-    ax3 = figure.add_subplot(count, 2, 2 * i + 2, projection="3d")
-    sets = [(joints_3d[i], "red", "prediction")]
-    if ground_truth is not None:
-      sets.append((np.asarray(ground_truth)[i], "black", "ground truth"))
-    for joints, color, _ in sets:
-      joints = _upright(skeleton.root_relative(joints))
-      for parent, child in skeleton.BONES:
-        ax3.plot(*[joints[[parent, child], k] for k in range(3)], color=color, lw=1.5)
-    ax3.set_xlim(-1, 1)
-    ax3.set_ylim(-1, 1)
-    ax3.set_zlim(-1, 1)
-    ax3.set_box_aspect((1, 1, 1))
-    ax3.view_init(elev=10, azim=-80)
-    ax3.tick_params(labelsize=5)
-    ax3.set_title("3D: red prediction" + (", black truth" if ground_truth is not None else ""),
-                  fontsize=8)
-  figure.tight_layout()
-  buffer = io.BytesIO()
-  figure.savefig(buffer, format="png")
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  buffer.seek(0)
-  return np.asarray(Image.open(buffer).convert("RGB"))
