@@ -140,7 +140,7 @@ def decode_detections(raw_boxes, raw_scores, anchors, input_size, num_keypoints,
   centre = raw_boxes[:, 0:2] / scale * anchors[:, 2:4] + anchors[:, 0:2]
   extent = raw_boxes[:, 2:4] / scale * anchors[:, 2:4]
   boxes = np.concatenate([centre - extent / 2, centre + extent / 2], -1)
-  keypoints = raw_boxes[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2)
+  keypoints = raw_boxes[:, 4:4 + 2 * num_keypoints].reshape(len(raw_boxes), num_keypoints, 2)
   keypoints = keypoints / scale * anchors[:, None, 2:4] + anchors[:, None, 0:2]
   keep = (scores >= min_score) & np.all(extent >= 0, -1)
   return boxes[keep], keypoints[keep], scores[keep]
