@@ -9,7 +9,7 @@
                           frame (each with its "frame" name), so `tools/predict.py
                           --keypoints=` lifts the whole clip in one request
   frames/<frame>.png      the frame with the 2D skeleton drawn on it
-  skeleton.gif            the drawn frames as an animation (Pillow)
+  skeleton.gif            the drawn frames as an animation (Pillow; larger side <= 480 px)
   joints_3d.json          with a server: the pose model's outputs for every frame
                           ({"frames": [...], "joints_3d": [N, 17, 3], ...})
   summary.json            frames read, frames with a person, the detector and the camera
@@ -45,6 +45,7 @@ from aign_tf.detectors import images
 
 DEFAULT_FOV_DEGREES = 60.0
 DEFAULT_GIF_FPS = 10.0
+GIF_MAX_SIDE = 480
 # Drawing colours: the person's left side, right side, the middle.
 LEFT, RIGHT, MIDDLE = (40, 120, 255), (255, 70, 40), (40, 220, 90)
 
@@ -114,6 +115,17 @@ def _frames(path, step, max_frames):
   return images.iter_frames(path, step, max_frames), fps
 
 
+def _gif_frame(path):
+  """A drawn frame for the GIF, shrunk so its larger side is at most `GIF_MAX_SIDE`."""
+  with Image.open(path) as picture:
+    picture.load()
+    scale = GIF_MAX_SIDE / max(picture.size)
+    if scale < 1:
+      picture = picture.resize((max(1, round(picture.width * scale)),
+                                max(1, round(picture.height * scale))), Image.BILINEAR)
+    return picture.copy()
+
+
 def lift(server, model, keypoints_path, output_path, names):
   """Sends `keypoints_2d.json` to the pose model on a TF-Serving-compatible server and
   writes its outputs with the frame names to `output_path`."""
@@ -164,8 +176,8 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
     names = summary["frames_with_person"]
     if gif:
       rate = gif_fps or (fps / step if fps else DEFAULT_GIF_FPS)
-      pictures = [Image.open(os.path.join(staging, "frames", f"{n}.png")) for n in
-                  summary["frames_read"]]
+      pictures = [_gif_frame(os.path.join(staging, "frames", f"{n}.png"))
+                  for n in summary["frames_read"]]
       pictures[0].save(os.path.join(staging, "skeleton.gif"), save_all=True,
                        append_images=pictures[1:], duration=round(1000 / rate), loop=0)
     if server:
