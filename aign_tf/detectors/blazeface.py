@@ -104,6 +104,13 @@ def detect_faces(image, detector=None, where="image"):
   return faces
 
 
+def faces_in_photo(path, detector=None):
+  """(image `[H, W, 3]` uint8 turned upright by its EXIF orientation, its faces); a
+  DataError naming the file when it cannot be read or shows no face."""
+  image = images.read_image(path)
+  return image, detect_faces(image, detector, where=path)
+
+
 def eye_centres(face):
   """`[2, 2]`: the image-left eye first (the person's right eye in a frontal photo)."""
   return np.asarray(face.keypoints, np.float64)[:2]

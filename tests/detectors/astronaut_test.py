@@ -7,7 +7,10 @@ her body (suit and arms) lies within x 15-370. The models are fetched once into 
 cache (skipped, with the reason, when that is impossible).
 """
 
+import os
+
 import numpy as np
+from PIL import Image
 import skimage.data
 
 from aign_tf import errors
@@ -69,10 +72,22 @@ class BlazeFaceAstronautTest(testing.TestCase):
     self.assertTrue(box[0] < MOUTH[0] - 15 and box[2] > MOUTH[0] + 15, box)
     self.assertTrue(box[1] < MOUTH[1] < box[3] and box[1] > NOSE[1], box)
 
-  def test_no_face_is_a_data_error_naming_the_input(self):
+  def test_no_face_is_a_data_error_naming_the_file(self):
     self.assertEqual(self.detector(GREY), [])
+    path = os.path.join(self.get_temp_dir(), "grey.png")
+    Image.fromarray(GREY).save(path)
     with self.assertRaisesRegex(errors.DataError, "grey.png: no face found"):
-      blazeface.detect_faces(GREY, self.detector, where="grey.png")
+      blazeface.faces_in_photo(path, self.detector)
+
+  def test_photo_with_exif_rotation_is_detected_upright(self):
+    # Stored turned 90 degrees counter-clockwise with orientation 6 (turn clockwise to view).
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = os.path.join(self.get_temp_dir(), "phone.jpg")
+    Image.fromarray(np.rot90(self.image)).save(path, exif=exif, quality=95)
+    image, faces = blazeface.faces_in_photo(path, self.detector)
+    self.assertEqual(image.shape, self.image.shape)
+    np.testing.assert_allclose(faces[0].keypoints[:2], self.faces[0].keypoints[:2], atol=4)
 
 
 class BlazePoseAstronautTest(testing.TestCase):

@@ -127,7 +127,8 @@ class PoseVideoTest(testing.TestCase):
       self.assertEqual(gif.info["duration"], 200)  # 10 fps, every second frame.
 
   def test_undecodable_video_writes_nothing(self):
-    images.require_av() if _has_av() else self.skipTest("PyAV is not installed")
+    if not _has_av():
+      self.skipTest("PyAV is not installed (pip install -e '.[video]')")
     path = os.path.join(self.dir, "broken.mp4")
     with open(path, "wb") as f:
       f.write(b"not a video" * 100)
