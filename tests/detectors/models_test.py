@@ -3,6 +3,7 @@
 import os
 import subprocess
 import tempfile
+import unittest
 import zipfile
 from unittest import mock
 
@@ -10,6 +11,7 @@ from aign_tf import errors
 from aign_tf import testing
 from aign_tf.data import samples
 from aign_tf.detectors import models
+from aign_tf.detectors import testing as detector_testing
 
 
 def _fake_wheel(directory, skip=()):
@@ -79,3 +81,17 @@ class ModelsTest(testing.TestCase):
       models.model_path("pose_detection", self.cache)
     with self.assertRaisesRegex(errors.ConfigError, "unknown detector model 'hands'"):
       models.model_path("hands")
+
+
+class TestingHelperTest(testing.TestCase):
+
+  def test_skips_with_the_reason_when_models_cannot_be_had(self):
+    empty = tempfile.mkdtemp(dir=self.get_temp_dir())
+    state = {}
+    with mock.patch.dict(os.environ, {models.ENV_DIR: "", "AIGN_TF_CACHE": empty}), \
+         mock.patch.dict(detector_testing._STATE, state, clear=True), \
+         mock.patch.object(models, "fetch",
+                           side_effect=errors.DataError("cannot download mediapipe")):
+      with self.assertRaisesRegex(unittest.SkipTest, "detector models unavailable.*cannot "
+                                  "download mediapipe"):
+        detector_testing.model_dir()
