@@ -15,4 +15,5 @@ Modules:
   blazeface   faces -> boxes + 6 keypoints; eye-based alignment and paste-back
   blazepose   people -> 33 landmarks -> the pose task's H36M-17 layout
   pose_video  a video or frame folder -> per-frame keypoint JSON and drawn frames
+  testing     tests' helper: the fetched models, or a skip with the reason
 """
