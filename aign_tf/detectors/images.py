@@ -80,6 +80,14 @@ def video_info(path):
     raise errors.DataError(f"{path}: cannot decode this video ({e})") from e
 
 
+def upright(frame):
+  """A decoded PyAV frame as `[H, W, 3]` uint8 RGB, turned as its display matrix asks (phone
+  videos are often stored sideways with a rotation tag, like EXIF orientation in photos)."""
+  array = frame.to_ndarray(format="rgb24")
+  quarter_turns = round(getattr(frame, "rotation", 0) / 90) % 4  # Counter-clockwise.
+  return np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
+
+
 def iter_video(path, step=1, max_frames=None):
   """Yields (frame index, `[H, W, 3]` uint8 RGB) of a video's every `step`-th frame.
 
@@ -98,7 +106,7 @@ def iter_video(path, step=1, max_frames=None):
       for index, frame in enumerate(container.decode(video=0)):
         if index % step:
           continue
-        yield index, frame.to_ndarray(format="rgb24")
+        yield index, upright(frame)
         count += 1
         if max_frames and count >= max_frames:
           return

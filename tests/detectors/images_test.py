@@ -61,3 +61,23 @@ class ImagesTest(testing.TestCase):
     with mock.patch.dict("sys.modules", {"av": None}):
       with self.assertRaisesRegex(errors.ConfigError, r'pip install -e "\.\[video\]"'):
         list(images.iter_frames(os.path.join(self.get_temp_dir(), "clip.mp4")))
+
+  def test_video_frames_follow_their_rotation_tag(self):
+
+    class Frame:  # What PyAV's VideoFrame offers: pixels and the display rotation.
+
+      def __init__(self, rotation):
+        self.rotation = rotation
+
+      def to_ndarray(self, format):  # pylint: disable=redefined-builtin
+        del format
+        array = np.zeros((2, 3, 3), np.uint8)
+        array[0, 0] = 255  # Top-left marker.
+        return array
+
+    # -90: stored sideways, shown turned 90 degrees clockwise: the marker goes top-right.
+    turned = images.upright(Frame(-90))
+    self.assertEqual(turned.shape, (3, 2, 3))
+    self.assertEqual(turned[0, 1, 0], 255)
+    self.assertEqual(images.upright(Frame(0)).shape, (2, 3, 3))
+    self.assertEqual(images.upright(Frame(180))[1, 2, 0], 255)
