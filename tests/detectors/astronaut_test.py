@@ -55,6 +55,20 @@ class BlazeFaceAstronautTest(testing.TestCase):
     self.assertLess(keypoints[0, 0], keypoints[1, 0])
     self.assertLess(keypoints[4, 0], keypoints[5, 0])
 
+  def test_several_faces(self):
+    # Her head twice, side by side, the right copy mirrored: two faces, each in its half.
+    head = self.image[0:256, 100:356]
+    pair = np.concatenate([head, head[:, ::-1]], axis=1)
+    faces = self.detector(pair)
+    self.assertLen(faces, 2)
+    left, right = sorted(faces, key=lambda f: f.box[0])
+    self.assertLess(left.box[2], 256)
+    self.assertGreater(right.box[0], 256)
+    # In the mirror image the keypoint labelled "right eye" is still on the image's left.
+    for face in faces:
+      self.assertLess(face.keypoints[0, 0], face.keypoints[1, 0])
+    np.testing.assert_allclose(left.keypoints[0], np.subtract(RIGHT_EYE, (100, 0)), atol=8)
+
   def test_aligned_crop_puts_the_eyes_where_asked(self):
     eyes = ((0.4, 0.45), (0.6, 0.45))
     aligned = blazeface.align(self.image, self.faces[0], size=256, eyes=eyes)
