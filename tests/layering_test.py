@@ -26,7 +26,8 @@ ALLOWED = {
     "objectives": {"errors", "core", "renderers"},
     "models": {"errors", "core", "renderers", "objectives"},
     "data": {"errors", "core"},
-    "detectors": {"errors", "core"},
+    # Offline 2D detectors (BlazePose, BlazeFace): crop geometry and caches from data.
+    "detectors": {"errors", "core", "data"},
     "tasks": _BELOW_TASKS,
     # The gin registry imports the configurable packages by name (importlib), not statically.
     "configurables": set(),

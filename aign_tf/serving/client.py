@@ -34,17 +34,17 @@ class ServingError(errors.AIGNError):
     self.message = message
 
 
-def _jsonable(value):
+def jsonable(value):
   if isinstance(value, (bytes, bytearray)):
     return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
   if isinstance(value, np.ndarray):
     if value.dtype == object or value.dtype.kind == "S":
-      return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
+      return [jsonable(v) for v in value.tolist()] if value.ndim else jsonable(value.item())
     return value.tolist()
   if isinstance(value, dict):
-    return {k: _jsonable(v) for k, v in value.items()}
+    return {k: jsonable(v) for k, v in value.items()}
   if isinstance(value, (list, tuple)):
-    return [_jsonable(v) for v in value]
+    return [jsonable(v) for v in value]
   if isinstance(value, np.generic):
     return value.item()
   return value
@@ -121,8 +121,8 @@ class Client:
     """
     if (inputs is None) == (instances is None):
       raise ValueError("pass exactly one of inputs= or instances=")
-    body = {"inputs": _jsonable(inputs)} if inputs is not None else {
-        "instances": _jsonable(instances)}
+    body = {"inputs": jsonable(inputs)} if inputs is not None else {
+        "instances": jsonable(instances)}
     if signature_name:
       body["signature_name"] = signature_name
     result = self._call(self._url(model, version, label) + ":predict", body)
@@ -304,7 +304,7 @@ def predict_keypoints(client, model, keypoints, output_path, version=None,
     parts.append(_outputs_by_name(outputs, signatures[signature_name]))
   outputs = {name: np.concatenate([np.asarray(p[name]) for p in parts])
              for name in parts[0]}
-  document = to_json(outputs) if to_json else _jsonable(outputs)
+  document = to_json(outputs) if to_json else jsonable(outputs)
   try:
     text = json.dumps(document, indent=1, allow_nan=False)
   except ValueError:

@@ -1,0 +1,235 @@
+"""A video, a frame folder or a photo -> per-frame 2D keypoints (H36M-17) and drawn frames.
+
+`run` writes into `output_dir`:
+  keypoints/<frame>.json  one file per frame with a person, in the pose task's keypoint JSON
+                          format (`aign_tf.data.mocap.keypoints2d`): {"layout": "h36m17",
+                          "intrinsics": {fx, fy, cx, cy}, "image_size": [W, H],
+                          "people": [{"keypoints": [[u, v, c] x 17], "score": s}]}
+  keypoints_2d.json       all frames in one file of the same format, one "people" entry per
+                          frame (each with its "frame" name), so `tools/predict.py
+                          --keypoints=` lifts the whole clip in one request
+  frames/<frame>.png      the frame with the 2D skeleton drawn on it
+  skeleton.gif            the drawn frames as an animation (Pillow; larger side <= 480 px)
+  joints_3d.json          with a server: the pose model's outputs for every frame
+                          ({"frames": [...], "joints_3d": [N, 17, 3], ...})
+  summary.json            frames read, frames with a person, the detector and the camera
+
+Keypoints are BlazePose's (`blazepose.PoseTracker`: one person, the region follows the last
+frame) mapped to H36M-17 (`blazepose.to_h36m17`); `c` is the joint's visibility. Pixel
+coordinates (u, v) have pixel centres at integers, as `aign_tf.data.frames` uses them.
+
+Intrinsics are a guess from the horizontal field of view (`fov_degrees`, default 60: a
+phone's main camera in landscape is ~60-70 degrees, a webcam ~60-78): square pixels, the
+principal point at the image centre, f = (W / 2) / tan(fov / 2). The 3D model sees
+normalised coordinates ((u - cx) / f, (v - cy) / f), so a wrong field of view mostly rescales
+the estimated distance to the camera.
+
+Nothing is half-written: everything goes to a sibling folder that replaces `output_dir` at
+the end; on an error it is removed and `output_dir` is left as it was.
+"""
+
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+
+from aign_tf import errors
+from aign_tf.core import skeleton
+from aign_tf.detectors import blazepose
+from aign_tf.detectors import images
+
+DEFAULT_FOV_DEGREES = 60.0
+DEFAULT_GIF_FPS = 10.0
+GIF_MAX_SIDE = 480
+# Drawing colours: the person's left side, right side, the middle.
+LEFT, RIGHT, MIDDLE = (40, 120, 255), (255, 70, 40), (40, 220, 90)
+
+
+def fov_intrinsics(width, height, fov_degrees=DEFAULT_FOV_DEGREES):
+  """{"fx", "fy", "cx", "cy"} of an ideal camera with horizontal field of view `fov_degrees`
+  (pixel centres at integers, as `aign_tf.data.frames.fov_intrinsics`)."""
+  if not 0.0 < fov_degrees < 180.0:
+    raise errors.ConfigError(f"fov_degrees must be in (0, 180), got {fov_degrees}")
+  focal = (width / 2.0) / math.tan(math.radians(fov_degrees) / 2.0)
+  return {"fx": focal, "fy": focal, "cx": (width - 1) / 2.0, "cy": (height - 1) / 2.0}
+
+
+def _side(joint):
+  name = skeleton.JOINTS[joint]
+  return LEFT if name.startswith("l_") else RIGHT if name.startswith("r_") else MIDDLE
+
+
+def draw_skeleton(image, pixels, confidence=None, min_confidence=0.0, width=None):
+  """Draws H36M-17 bones and joints on a copy of `image`.
+
+  Args:
+    image: `[H, W, 3]` uint8.
+    pixels: `[17, 2]` (x, y) with pixel centres at integers.
+    confidence: `[17]`; bones with an end below `min_confidence` are dashed-free thin lines.
+    width: line width (default: ~1/150 of the image's larger side).
+
+  Returns:
+    `[H, W, 3]` uint8.
+  """
+  picture = Image.fromarray(images.as_rgb(image))
+  draw = ImageDraw.Draw(picture)
+  width = width or max(2, round(max(picture.size) / 150))
+  pixels = np.asarray(pixels, np.float64) + 0.5  # Pillow draws in continuous coordinates.
+  confidence = np.ones(len(pixels)) if confidence is None else np.asarray(confidence)
+  for parent, child in skeleton.BONES:
+    sure = min(confidence[parent], confidence[child]) >= min_confidence
+    draw.line([tuple(pixels[parent]), tuple(pixels[child])], fill=_side(child),
+              width=width if sure else max(1, width // 3))
+  for joint, (x, y) in enumerate(pixels):
+    r = width * 1.2
+    draw.ellipse([x - r, y - r, x + r, y + r], fill=_side(joint), outline=(255, 255, 255))
+  return np.asarray(picture)
+
+
+def frame_keypoints(pixels, confidence, score, intrinsics, size):
+  """One frame's keypoint JSON dict (module doc)."""
+  rows = [[float(u), float(v), float(c)] for (u, v), c in zip(pixels, confidence)]
+  return {"layout": "h36m17", "intrinsics": intrinsics, "image_size": list(size),
+          "people": [{"keypoints": rows, "score": float(score)}]}
+
+
+def _write_json(path, value):
+  with open(path, "w") as f:
+    json.dump(value, f, indent=1)
+    f.write("\n")
+
+
+def _frames(path, step, max_frames):
+  """(frames iterator, frames per second or None) for a video, a folder or one photo."""
+  if not os.path.exists(path):
+    raise errors.DataError(f"{path}: no such file or folder")
+  if os.path.isfile(path) and path.lower().endswith(images.IMAGE_SUFFIXES):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return iter([(stem, images.read_image(path))]), None
+  fps = None if os.path.isdir(path) else images.video_info(path)[0]
+  return images.iter_frames(path, step, max_frames), fps
+
+
+def _gif_frame(path):
+  """A drawn frame for the GIF, shrunk so its larger side is at most `GIF_MAX_SIDE`."""
+  with Image.open(path) as picture:
+    picture.load()
+    scale = GIF_MAX_SIDE / max(picture.size)
+    if scale < 1:
+      picture = picture.resize((max(1, round(picture.width * scale)),
+                                max(1, round(picture.height * scale))), Image.BILINEAR)
+    return picture.copy()
+
+
+def lift(server, model, keypoints_path, output_path, names):
+  """Sends `keypoints_2d.json` to the pose model on a TF-Serving-compatible server and
+  writes its outputs with the frame names to `output_path` (atomically)."""
+  from aign_tf.data.mocap import keypoints2d  # pylint: disable=g-import-not-at-top
+  from aign_tf.serving import client as client_lib  # pylint: disable=g-import-not-at-top
+  keypoints = keypoints2d.read_keypoints_json(keypoints_path)
+  return client_lib.predict_keypoints(
+      client_lib.Client(server), model, keypoints, output_path,
+      to_json=lambda outputs: {"frames": names, "layout": "h36m17",
+                               **client_lib.jsonable(outputs)})
+
+
+def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_frames=None,
+        server=None, model="pose", gif=True, gif_fps=None, detector=None):
+  """Detects one person's 2D pose in every frame and writes the files of the module doc.
+
+  Args:
+    input_path: a video file, a folder of frames (sorted by name) or one photo.
+    output_dir: where the results go (replaced as a whole at the end).
+    fov_degrees: horizontal field of view for the intrinsics.
+    step: use every `step`-th frame.
+    max_frames: stop after this many frames.
+    server: URL of a TF-Serving-compatible server with the pose model, to lift to 3D.
+    model: the model's name on that server.
+    gif: also write `skeleton.gif`.
+    gif_fps: its frame rate (default: the video's divided by `step`, else 10).
+    detector: a `blazepose.PoseDetector` (default: a new one).
+
+  Returns:
+    The summary dict (also written as summary.json).
+
+  Raises:
+    errors.DataError: unreadable input, or no person in any frame (names the input).
+    errors.ConfigError: a video without PyAV, bad arguments.
+  """
+  if step < 1:
+    raise errors.ConfigError(f"step must be >= 1, got {step}")
+  frames, fps = _frames(input_path, step, max_frames)
+  output_dir = os.path.abspath(output_dir)
+  parent = os.path.dirname(output_dir)
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-", dir=parent)
+  try:
+    summary = _process(frames, staging, input_path, fov_degrees, detector)
+    summary["fov_degrees"] = fov_degrees
+    names = summary["frames_with_person"]
+    if gif:
+      rate = gif_fps or (fps / step if fps else DEFAULT_GIF_FPS)
+      pictures = [_gif_frame(os.path.join(staging, "frames", f"{n}.png"))
+                  for n in summary["frames_read"]]
+      pictures[0].save(os.path.join(staging, "skeleton.gif"), save_all=True,
+                       append_images=pictures[1:], duration=round(1000 / rate), loop=0)
+    if server:
+      lift(server, model, os.path.join(staging, "keypoints_2d.json"),
+           os.path.join(staging, "joints_3d.json"), names)
+      summary["joints_3d"] = "joints_3d.json"
+    _write_json(os.path.join(staging, "summary.json"), summary)
+    if os.path.exists(output_dir):
+      old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-old-", dir=parent)
+      os.rename(output_dir, os.path.join(old, "previous"))
+      os.rename(staging, output_dir)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.rename(staging, output_dir)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  return summary
+
+
+def _process(frames, out, input_path, fov_degrees, detector):
+  """Runs the tracker over the frames, writing keypoints/ and frames/ into `out`."""
+  tracker = blazepose.PoseTracker(detector or blazepose.PoseDetector())
+  os.makedirs(os.path.join(out, "keypoints"))
+  os.makedirs(os.path.join(out, "frames"))
+  read, found, people, intrinsics = [], [], [], None
+  for name, frame in frames:
+    height, width = frame.shape[:2]
+    if intrinsics is None:
+      intrinsics = fov_intrinsics(width, height, fov_degrees)
+      size = (width, height)
+    elif (width, height) != size:
+      raise errors.DataError(f"{input_path}: frame {name} is {width}x{height}, the first "
+                             f"was {size[0]}x{size[1]}")
+    read.append(name)
+    pose = tracker(frame)
+    drawn = frame
+    if pose is not None:
+      pixels, confidence = blazepose.to_h36m17(pose)
+      pixels = pixels - 0.5  # Continuous coordinates -> pixel centres at integers.
+      entry = frame_keypoints(pixels, confidence, pose.score, intrinsics, size)
+      _write_json(os.path.join(out, "keypoints", f"{name}.json"), entry)
+      people.append(dict(entry["people"][0], frame=name))
+      found.append(name)
+      drawn = draw_skeleton(frame, pixels, confidence, min_confidence=0.5)
+    Image.fromarray(drawn).save(os.path.join(out, "frames", f"{name}.png"))
+  if not read:
+    raise errors.DataError(f"{input_path}: no frames")
+  if not found:
+    raise errors.DataError(f"{input_path}: no person found in any of its {len(read)} "
+                           "frame(s)")
+  _write_json(os.path.join(out, "keypoints_2d.json"),
+              {"layout": "h36m17", "intrinsics": intrinsics, "image_size": list(size),
+               "people": people})
+  return {"input": input_path, "frames_read": read, "frames_with_person": found,
+          "intrinsics": intrinsics, "image_size": list(size),
+          "detector": "BlazePose full (mediapipe 0.10.14 models)"}
