@@ -156,8 +156,7 @@ class MixedTrainingTest(testing.TestCase):
 
 class TaskConfigsTest(testing.TestCase):
 
-  @testing.parameterized.parameters("pose.gin", "sfm.gin", "faces_sr.gin",
-                                    "faces_inpaint.gin")
+  @testing.parameterized.parameters(*testing.task_gin_files())
   def test_task_trains_under_mixed_bfloat16(self, gin_file):
     config.parse([os.path.join(testing.GIN_DIR, gin_file),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
