@@ -6,15 +6,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
 from aign_tf import errors
+from aign_tf import runs
 from aign_tf import testing
+from aign_tf.models import precision
 from aign_tf.renderers import downsample
 from aign_tf.tasks import toy
-from aign_tf import config
 from aign_tf.train import evaluation
-from aign_tf.models import precision
 from aign_tf.train import trainer
 
 

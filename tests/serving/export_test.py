@@ -16,17 +16,15 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from aign_tf.core import files  # pylint: disable=g-import-not-at-top
-
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
 from aign_tf import errors
+from aign_tf import runs
 from aign_tf import testing
+from aign_tf.core import files
 from aign_tf.serving import export
 from aign_tf.serving import model_config
 from aign_tf.serving import testing as serving_testing
 from aign_tf.tasks import toy
-from aign_tf import config
 from aign_tf.train import trainer
 
 

@@ -52,7 +52,7 @@ class FaceDemoTest(testing.TestCase):
     text = os.path.join(directory, "notes.txt")
     with open(text, "w") as f:
       f.write("not an image")
-    with self.assertRaisesRegex(errors.DataError, "not a readable image"):
+    with self.assertRaisesRegex(errors.DataError, "cannot read image"):
       face_demo.run(model, text, output)
     with self.assertRaisesRegex(errors.ConfigError, "not a TFLite model"):
       face_demo.run(text, text, output)
