@@ -39,8 +39,8 @@ MAX_PIXELS = 50_000_000  # Larger images are refused (memory), like PIL's bomb c
 # The face oval of an aligned crop (eyes at `blazeface.DEFAULT_EYES`), as fractions of the
 # side: centre (x, y) and half-axes (x, y), from brows to chin and cheek to cheek; the
 # blending weight falls from 1 to 0 over `FEATHER` beyond it.
-FACE_OVAL = ((0.5, 0.6), (0.27, 0.33))
-FEATHER = 0.08
+FACE_OVAL = ((0.5, 0.57), (0.25, 0.31))
+FEATHER = 0.06
 # Inpainting: the hidden box is blended back with a margin of this fraction of the side.
 HOLE_MARGIN = 0.03
 
