@@ -18,14 +18,14 @@ cp node_modules/@litertjs/wasm-utils/dist/index.js vendor/litertjs/wasm-utils/di
 # does). Without it the page says that it is missing and the browser test skips, saying why.
 rm -f face_detection_short_range.tflite
 python="${PYTHON:-python3}"
+log="$(pwd)/vendor/detector_error.log"
 if detector=$(cd ../.. && "$python" -c 'from aign_tf.detectors import models
-print(models.model_path("face_detection_short_range"))' 2>detector_error.log); then
+print(models.model_path("face_detection_short_range"))' 2>"$log"); then
   cp "$detector" face_detection_short_range.tflite
   cp "$(dirname "$detector")/LICENSE.mediapipe" vendor/ 2>/dev/null || true
-  rm -f detector_error.log
+  rm -f "$log"
 else
-  echo "warning: no face detector for the page ($(tail -n 1 detector_error.log)); run" \
+  echo "warning: no face detector for the page ($(tail -n 1 "$log")); run" \
        "'python tools/fetch_samples.py detectors' (needs PyPI) and this script again" >&2
-  mv detector_error.log vendor/detector_error.log
 fi
 echo "vendor/ ready: serve with python3 -m http.server --bind 0.0.0.0 8000 --directory $(pwd)"
