@@ -108,6 +108,21 @@ class FaceDemoTest(testing.TestCase):
     changed = np.any(result["photo"] != np.asarray(Image.open(pair)), axis=-1)
     self.assertTrue(changed[:, :256].any() and changed[:, 256:].any())
 
+  def test_exif_orientation(self):
+    # Stored sideways (turned a quarter counter-clockwise) with EXIF orientation 6: the demo
+    # sees and writes the upright photo.
+    path = os.path.join(self.get_temp_dir(), "sideways.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(skimage.data.astronaut())).save(path, exif=exif, quality=95)
+    result = face_demo.run(self.model("faces_sr"), path, self.get_temp_dir(),
+                           detector=self.detector)
+    self.assertLen(result["faces"], 1)
+    self.assertEqual(result["photo"].shape, (512, 512, 3))
+    face_box = result["faces"][0].box
+    self.assertTrue(np.all(face_box[:2] >= FACE_REGION[:2]), face_box)
+    self.assertTrue(np.all(face_box[2:] <= FACE_REGION[2:]), face_box)
+
   def test_16_bit_greyscale_png(self):
     # The astronaut in 16-bit grey: decoded by scaling, not clipping at 255 (which would make
     # nearly every pixel white and hide the face).
