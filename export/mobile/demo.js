@@ -257,6 +257,21 @@ const apply = ([re, im, bx, by], [x, y]) => [re * x - im * y + bx, im * x + re *
 const setSimilarity = (ctx, [re, im, bx, by], f = 1) =>
     ctx.setTransform(re * f, im * f, -im * f, re * f, bx * f, by * f);
 
+// Draws `bitmap` at (0, 0) with its edge pixels repeated outwards (Python's border =
+// "replicate"), so a face at the photo's edge is not framed in black: edge rows, columns and
+// corner pixels stretched out first, then the photo over them.
+function drawReplicated(ctx, bitmap) {
+  const {width: w, height: h} = bitmap;
+  const far = 4 * Math.max(w, h);
+  const strips = [
+      [0, 0, w, 1, 0, -far, w, far], [0, h - 1, w, 1, 0, h, w, far],
+      [0, 0, 1, h, -far, 0, far, h], [w - 1, 0, 1, h, w, 0, far, h],
+      [0, 0, 1, 1, -far, -far, far, far], [w - 1, 0, 1, 1, w, -far, far, far],
+      [0, h - 1, 1, 1, -far, h, far, far], [w - 1, h - 1, 1, 1, w, h, far, far]];
+  for (const strip of strips) ctx.drawImage(bitmap, ...strip);
+  ctx.drawImage(bitmap, 0, 0);
+}
+
 // The face cut from the photo so its eyes land on EYES in a `side` square: drawn through the
 // similarity at `factor` x side (so one crop pixel covers at most about one photo pixel), then
 // factor x factor blocks averaged. Returns RGBA pixels, the similarity (photo -> crop pixels)
@@ -271,7 +286,7 @@ function alignFace(bitmap, face, side) {
   const ctx = canvas.getContext('2d', {willReadFrequently: true});
   ctx.imageSmoothingQuality = 'high';
   setSimilarity(ctx, transform, factor);
-  ctx.drawImage(bitmap, 0, 0);
+  drawReplicated(ctx, bitmap);
   const pixels = ctx.getImageData(0, 0, big, big).data;
   const rgba = new Uint8ClampedArray(side * side * 4);
   for (let y = 0; y < side; y++) {
@@ -500,8 +515,9 @@ async function run() {
                      alignedKeypoints: state.faces[0].keypoints, faces: state.detections};
     faceDemo.runs = (faceDemo.runs || 0) + 1;
     const count = done.length === 1 ? '1 face' : `${done.length} faces`;
-    setStatus(`Done: ${faceDemo.kind} of ${count} in ${first.ms.toFixed(1)} ms per face ` +
-              '(model run, this device).', 'done');
+    const ms = done.reduce((sum, r) => sum + r.ms, 0) / done.length;
+    setStatus(`Done: ${faceDemo.kind} of ${count}; the model ran in ${ms.toFixed(1)} ms ` +
+              `${done.length === 1 ? '' : 'per face '}(on this device).`, 'done');
   } catch (e) {
     fail(`Running the model failed: ${e.message || e}`);
   } finally {
