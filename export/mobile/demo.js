@@ -365,7 +365,9 @@ function pasteBack(photoCtx, output, channels, side, weight, transform) {
   const crop = new OffscreenCanvas(side, side);
   const pixels = new ImageData(side, side);
   for (let i = 0; i < side * side; i++) {
-    for (let c = 0; c < 3; c++) pixels.data[4 * i + c] = output[channels * i + (channels > 1 ? c : 0)];
+    for (let c = 0; c < 3; c++) {
+      pixels.data[4 * i + c] = output[channels * i + (channels > 1 ? c : 0)];
+    }
     pixels.data[4 * i + 3] = Math.round(255 * weight[i]);
   }
   crop.getContext('2d').putImageData(pixels, 0, 0);
@@ -502,6 +504,7 @@ async function run() {
                 face.transform);
       done.push(result);
     }
+    $('photoPanel').hidden = false;
     // The panels show the best face.
     const [first] = done;
     const factor = Math.max(1, Math.round(outSize / size));
