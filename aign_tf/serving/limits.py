@@ -25,6 +25,7 @@ anything decodes it. Strings Pillow does not recognise as an image are left to t
 
 import dataclasses
 import io
+import re
 import warnings
 
 from PIL import Image
@@ -59,8 +60,10 @@ def image_pixels(data):
       width, height = image.size
       frames = getattr(image, "n_frames", 1) if image.format == "GIF" else 1
       return int(width) * int(height) * int(frames)
-  except Image.DecompressionBombError:
-    return 1 << 62  # Over any limit: Pillow itself refused the header's size.
+  except Image.DecompressionBombError as e:
+    # Pillow refused the header's size itself; its message carries the count.
+    found = re.search(r"\((\d+) pixels\)", str(e))
+    return int(found.group(1)) if found else 1 << 62
   except Exception:  # pylint: disable=broad-except
     return None
 

@@ -393,6 +393,8 @@ class _OneWriteTransport:
     self._closing = False
 
   def write(self, data):
+    if self._closing:
+      return  # After an error answer: nothing more goes out.
     if not self._pending:
       self._protocol.loop.call_soon(self._flush)
     self._pending.append(bytes(data))
