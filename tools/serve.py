@@ -52,6 +52,9 @@ flags.DEFINE_integer("max_header_bytes", 16 << 10,
                      "Request line + headers over this are refused with 431.")
 flags.DEFINE_integer("max_request_batch_size", 256,
                      "Examples per request; more are refused with 400 (bounds the response).")
+flags.DEFINE_integer("max_response_bytes", 64 << 20,
+                     "Answers estimated (from the outputs, before encoding) to be larger are "
+                     "refused with 400: send fewer examples or use serving_png.")
 flags.DEFINE_integer("max_pixels_per_image", 4096 * 4096,
                      "Encoded images (string inputs) larger than this, read from their "
                      "headers before anything decodes them, are refused with 400.")
@@ -110,6 +113,7 @@ def _serve():
   request_limits = limits.Limits(
       max_body_bytes=FLAGS.max_request_bytes, max_header_bytes=FLAGS.max_header_bytes,
       max_batch_size=FLAGS.max_request_batch_size,
+      max_response_bytes=FLAGS.max_response_bytes,
       max_pixels_per_image=FLAGS.max_pixels_per_image,
       max_pixels_per_request=FLAGS.max_pixels_per_request,
       request_timeout_seconds=FLAGS.rest_api_timeout_in_ms / 1000.0,

@@ -32,6 +32,7 @@ from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from aign_tf.serving import limits as limits_lib
 from aign_tf.serving import protocol
 
 _CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
@@ -138,6 +139,7 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
       if unknown:
         raise protocol.RequestError(400, f"output_filter: unknown output {unknown[0][:64]!r} "
                                     f"(the signature has {', '.join(sorted(outputs))})")
+      limits_lib.check_response({n: outputs[n] for n in wanted}, self.server.limits, "proto")
       response = predict_pb2.PredictResponse()
       _model_spec(response.model_spec, model, version, signature_name)
       for name in wanted:
@@ -214,7 +216,6 @@ def _arrays(tensors, specs, limits):
     if proto.tensor_shape.unknown_rank or any(d < 0 for d in dims):
       raise protocol.RequestError(400, f"{where}: the tensor shape must be fully known")
     if dims:
-      from aign_tf.serving import limits as limits_lib  # pylint: disable=g-import-not-at-top
       limits_lib.check_batch(dims[0], limits)
     elements = int(np.prod(dims, dtype=np.float64))
     if elements > limits.max_body_bytes:

@@ -197,6 +197,7 @@ class ModelServer:
     arrays = protocol.request_arrays(request_format, payload, signature.inputs)
     del payload
     outputs = self.run_signature(model, version, signature, arrays)
+    limits_lib.check_response(outputs, self.limits, "json")
     return protocol.response(request_format, outputs)
 
   def _predict_bytes(self, path, body):

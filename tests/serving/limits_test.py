@@ -6,6 +6,7 @@ every case is fast."""
 
 import base64
 import concurrent.futures
+import dataclasses
 import http.client
 import json
 import os
@@ -224,6 +225,21 @@ class LimitsTest(testing.TestCase):
     body["instances"] = body["instances"][:3]
     status, result, _ = request(self.srv, "POST", "/v1/models/image:predict", body)
     self.assertEqual(status, 200, result)
+
+  def test_response_over_the_limit(self):
+    srv = server.ModelServer(self.repo, port=0, limits=dataclasses.replace(
+        LIMITS, max_response_bytes=10_000)).start()
+    try:
+      instances = [{"b64": png_b64(8)}] * 3
+      status, result, _ = request(srv, "POST", "/v1/models/image:predict",
+                                  {"signature_name": "serving_bytes", "instances": instances})
+      self.assertEqual(status, 400, result)
+      self.assertIn("max_response_bytes", result["error"])
+      status, result, _ = request(srv, "POST", "/v1/models/image:predict",
+                                  {"signature_name": "serving_png", "instances": instances})
+      self.assertEqual(status, 200, result)
+    finally:
+      srv.shutdown()
 
   # Slow and idle clients (issue 15, 4) ----------------------------------------------------
 
