@@ -16,6 +16,8 @@ The first line on stdout is `serving <models> at http://<host>:<port>`, the seco
 
 import dataclasses
 import logging as std_logging
+import os
+import sys
 
 from absl import app
 from absl import flags
@@ -60,6 +62,13 @@ flags.DEFINE_integer("max_pixels_per_image", 4096 * 4096,
                      "headers before anything decodes them, are refused with 400.")
 flags.DEFINE_integer("max_pixels_per_request", 2 * 4096 * 4096,
                      "All images of one request together; more are refused with 400.")
+flags.DEFINE_bool("malloc_trim", True,
+                  "Give freed heap back to the system after large requests (glibc "
+                  "malloc_trim), so memory returns to its level after bursts.")
+flags.DEFINE_integer("malloc_arena_max", 2,
+                     "Cap glibc's malloc arenas (sets MALLOC_ARENA_MAX and restarts itself; 0: "
+                     "glibc's default of 8 per core). Each thread keeping its own arena kept "
+                     "the RSS ~13% above its level after a fuzz run; with 2, ~8%.")
 flags.DEFINE_float("shutdown_grace_seconds", 30.0,
                    "On SIGTERM/SIGINT, requests in flight may finish for this long.")
 flags.DEFINE_bool("enable_batching", False, "Batch concurrent requests to one signature.")
@@ -74,6 +83,12 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  arenas = str(FLAGS.malloc_arena_max)
+  if FLAGS.malloc_arena_max > 0 and os.environ.get("MALLOC_ARENA_MAX") != arenas:
+    # glibc reads MALLOC_ARENA_MAX once, when the process starts (mallopt later is too
+    # late: measured, it did not help): start again with it set, same pid and arguments.
+    os.environ["MALLOC_ARENA_MAX"] = arenas
+    os.execv(sys.executable, [sys.executable] + sys.argv)
   from aign_tf.train import cli  # pylint: disable=g-import-not-at-top
   cli.run(_serve)
 
@@ -134,7 +149,8 @@ def _serve():
 
   try:
     server.serve(repo, host=FLAGS.rest_api_host, port=FLAGS.rest_api_port, batcher=batcher,
-                 ready=ready, limits=request_limits, grpc_port=FLAGS.port)
+                 ready=ready, limits=request_limits, grpc_port=FLAGS.port,
+                 trim_memory=FLAGS.malloc_trim)
   except OSError as e:
     raise errors.ConfigError(f"cannot serve on {FLAGS.rest_api_host} (REST port "
                              f"{FLAGS.rest_api_port}, gRPC port {FLAGS.port}): "

@@ -145,6 +145,8 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
       for name in wanted:
         response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
       self.server.count(200)
+      del arrays, outputs
+      self.server.release_memory(request.ByteSize() + response.ByteSize())
       return response
     return _run(self.server, context, predict)
 

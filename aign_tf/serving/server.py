@@ -43,6 +43,7 @@ no evaluation).
 
 import asyncio
 import concurrent.futures
+import ctypes
 import dataclasses
 import http
 import logging
@@ -62,6 +63,11 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = limits_lib.Limits.max_body_bytes
 _LINGER_SECONDS = 2.0
+_TRIM_BYTES = 1 << 20
+try:
+  _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # Not glibc.
+  _MALLOC_TRIM = None
 _JSON = (b"content-type", b"application/json")
 
 
@@ -77,10 +83,12 @@ class ModelServer:
     batcher: an optional `batching.Batcher`.
     limits: a `limits.Limits` (defaults: the `tools/serve.py` flag defaults).
     grpc_port: TCP port of the gRPC API (0 picks a free one); None: no gRPC.
+    trim_memory: call glibc's `malloc_trim` after large requests (`release_memory`).
   """
 
   def __init__(self, repository, host="127.0.0.1", port=8501, max_body_bytes=None,
-               timeout_seconds=None, batcher=None, limits=None, grpc_port=None):
+               timeout_seconds=None, batcher=None, limits=None, grpc_port=None,
+               trim_memory=True):
     limits = limits or limits_lib.Limits()
     if max_body_bytes is not None:
       limits = dataclasses.replace(limits, max_body_bytes=int(max_body_bytes))
@@ -89,9 +97,11 @@ class ModelServer:
     self.repository = repository
     self.limits = limits
     self.batcher = batcher
+    self.trim_memory = trim_memory
     self.counts = {}
     self._lock = threading.Lock()
     self._admitted = 0
+    self._trim_when_idle = False
     self._pool = concurrent.futures.ThreadPoolExecutor(limits.num_request_threads,
                                                        thread_name_prefix="predict")
     self._socket = socket.create_server((host, port), backlog=1024)
@@ -132,6 +142,11 @@ class ModelServer:
   def release(self):
     with self._lock:
       self._admitted -= 1
+      trim = self._admitted == 0 and self._trim_when_idle
+      if trim:
+        self._trim_when_idle = False
+    if trim:
+      _MALLOC_TRIM(0)  # The last large request's neighbours have freed theirs too now.
 
   def submit(self, fn, *args):
     """Runs `fn(*args)` in the request thread pool; the slot taken by `admit` is given
@@ -202,7 +217,20 @@ class ModelServer:
 
   def _predict_bytes(self, path, body):
     status, obj = self.handle("POST", path, lambda: body)
-    return status, protocol.dumps(obj)
+    data = protocol.dumps(obj)
+    del obj
+    self.release_memory(len(body) + len(data))
+    return status, data
+
+  def release_memory(self, request_bytes):
+    """After a large request, hands freed heap back to the system (`malloc_trim`), and
+    again when the server next becomes idle (what concurrent requests freed since): glibc
+    keeps what a thread's arena freed, so without it the RSS stays near its peak after a
+    burst of large requests (see export/README.md, soak and fuzz)."""
+    if self.trim_memory and request_bytes >= _TRIM_BYTES and _MALLOC_TRIM is not None:
+      _MALLOC_TRIM(0)
+      with self._lock:
+        self._trim_when_idle = True
 
   # Life cycle -------------------------------------------------------------------------------
 
@@ -532,12 +560,13 @@ def _protocol_class(server):
 
 
 def serve(repository, host="127.0.0.1", port=8501, max_body_bytes=None,
-          timeout_seconds=None, batcher=None, ready=None, limits=None, grpc_port=None):
+          timeout_seconds=None, batcher=None, ready=None, limits=None, grpc_port=None,
+          trim_memory=True):
   """Starts the repository and serves until SIGTERM or SIGINT (the `tools/serve.py` loop),
   then shuts down gracefully: requests in flight finish first."""
   repository.start()
   server = ModelServer(repository, host, port, max_body_bytes, timeout_seconds, batcher,
-                       limits, grpc_port)
+                       limits, grpc_port, trim_memory)
   stop = threading.Event()
   previous = {sig: signal.signal(sig, lambda *_: stop.set())
               for sig in (signal.SIGTERM, signal.SIGINT)}
