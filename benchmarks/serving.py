@@ -43,6 +43,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -249,6 +250,7 @@ def main(argv):
   finally:
     server.terminate()
     server.wait(timeout=60)
+    shutil.rmtree(scratch, ignore_errors=True)
 
   print(f"TF {tf.__version__}, {os.cpu_count()} CPUs, fp32 matmul peak {peak:.0f} GFLOP/s "
         f"this run")

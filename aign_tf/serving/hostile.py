@@ -58,25 +58,30 @@ def exchange(host, port, data, wait=5.0):
     pass
   finally:
     sock.close()
-  statuses = [int(line.split()[1]) for line in received.split(b"\r\n")
-              if line.startswith(b"HTTP/1.") and len(line.split()) > 1
-              and line.split()[1].isdigit()]
-  return statuses, received
+  return [status for status, _, _ in responses(received)], received
+
+
+def responses(raw):
+  """(status, headers, body) of each response in `raw`, framed by Content-Length."""
+  found = []
+  while raw.startswith(b"HTTP/1.") and b"\r\n\r\n" in raw:
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    fields = lines[0].split()
+    headers = {}
+    for line in lines[1:]:
+      name, _, value = line.partition(b":")
+      headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    length = int(headers.get("content-length", "0"))
+    found.append((int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None,
+                  headers, rest[:length]))
+    raw = rest[length:]
+  return found
 
 
 def json_bodies(raw):
-  """The JSON bodies of the responses in `raw` (Content-Length framed)."""
-  bodies = []
-  while b"\r\n\r\n" in raw:
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-      name, _, value = line.partition(b":")
-      if name.strip().lower() == b"content-length":
-        length = int(value)
-    bodies.append(json.loads(rest[:length]) if length else None)
-    raw = rest[length:]
-  return bodies
+  """The JSON bodies of the responses in `raw` (None for an empty body)."""
+  return [json.loads(body) if body else None for _, _, body in responses(raw)]
 
 
 def slow_client(host, port, data, seconds_per_byte=1.0, limit=60.0):

@@ -322,6 +322,9 @@ class _App:
       body = protocol.dumps({"error": reply.message})
     except _Disconnected:
       return
+    except Exception as e:  # pylint: disable=broad-except
+      status, obj = model_error(e, scope.get("path", ""))
+      body, close, headers = protocol.dumps(obj), True, ()
     self.server.count(status)
     head = [_JSON, (b"content-length", str(len(body)).encode())] + list(headers)
     if close:
@@ -487,12 +490,15 @@ def _protocol_class(server):
       if self._wrapped.is_closing():
         return  # Lingering close: drop what the client still sends.
       if self.conn.their_state is h11.IDLE and self._head_timer is None:
-        # The head of a request has started: all of it must arrive within the deadline.
-        self._head_timer = self.loop.call_later(limits.read_timeout_seconds,
-                                                self._head_deadline)
+        self._arm_head_timer()
       super().data_received(data)
       if self.conn.their_state is not h11.IDLE:
         self._cancel_head_timer()
+
+    def _arm_head_timer(self):
+      # The head of a request has started: all of it must arrive within the deadline.
+      self._head_timer = self.loop.call_later(limits.read_timeout_seconds,
+                                              self._head_deadline)
 
     def _cancel_head_timer(self):
       if self._head_timer is not None:
@@ -508,6 +514,9 @@ def _protocol_class(server):
     def on_response_complete(self):
       self._cancel_head_timer()
       super().on_response_complete()
+      if (self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]
+          and not self._wrapped.is_closing()):
+        self._arm_head_timer()  # Part of a pipelined request's head is already here.
 
     def eof_received(self):
       state = self.conn.their_state

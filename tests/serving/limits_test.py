@@ -136,6 +136,13 @@ class LimitsTest(testing.TestCase):
                           b"Content-Length: " + value + b"\r\n\r\n" + TOY, 400,
                           "malformed HTTP request")
 
+  def test_pipelined_requests_are_answered_in_order(self):
+    one = (b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+           % len(TOY) + TOY)
+    last = b"GET /v1/models/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    statuses, raw = self.raw(one + one + last)
+    self.assertEqual(statuses, [200, 200, 404], raw)
+
   def test_transfer_encoding_with_content_length_is_refused(self):
     self.assert_one_error(b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n"
