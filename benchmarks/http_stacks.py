@@ -64,6 +64,7 @@ def serve(stack):
   sock = socket.socket()
   sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
   sock.bind(("127.0.0.1", 0))
+  sock.listen(128)  # Connections wait in the backlog until the stack's loop accepts them.
   print(sock.getsockname()[1], flush=True)
   if stack in ("uvicorn_h11", "uvicorn_h11_nodelay"):
     import uvicorn  # pylint: disable=g-import-not-at-top
@@ -84,7 +85,6 @@ def serve(stack):
     import hypercorn.asyncio  # pylint: disable=g-import-not-at-top
     import hypercorn.config  # pylint: disable=g-import-not-at-top
     config = hypercorn.config.Config()
-    sock.listen(128)
     config.bind = [f"fd://{sock.fileno()}"]
     config.loglevel = "CRITICAL"
     asyncio.run(hypercorn.asyncio.serve(asgi_app, config))

@@ -144,16 +144,22 @@ def make_request(loaded, signature):
 
 
 def measure(call, clients, seconds):
-  """Runs `call()` in `clients` threads for `seconds`; returns latencies (s) and rate."""
+  """Runs `call()` in `clients` threads for `seconds` (after each thread's warm-up call, so
+  slow first calls do not eat the window); returns latencies (s) and rate."""
   latencies = [[] for _ in range(clients)]
   stop = threading.Event()
+  ready = threading.Barrier(clients + 1)
   errors = []
 
   def worker(i):
     try:
       state = {}
       call(state)  # Warm-up (and connection set-up).
-      while not stop.is_set():
+    except Exception as e:  # pylint: disable=broad-except
+      errors.append(e)
+    ready.wait()
+    try:
+      while not stop.is_set() and not errors:
         start = time.perf_counter()
         call(state)
         latencies[i].append(time.perf_counter() - start)
@@ -163,6 +169,7 @@ def measure(call, clients, seconds):
   threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
   for t in threads:
     t.start()
+  ready.wait()
   time.sleep(seconds)
   stop.set()
   for t in threads:
