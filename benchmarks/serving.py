@@ -1,10 +1,22 @@
-"""Serving latency and throughput: the REST server (tools/serve.py) vs in-process calls.
+"""Serving latency and throughput (REST and gRPC vs in-process calls), then a soak and fuzz
+run watching the server's memory (issue 15).
 
-Exports a model, starts `tools/serve.py` on a free 127.0.0.1 port in its own process, and at
-1, 4 and 16 concurrent clients (threads, one keep-alive connection each) measures p50 / p99
-latency and requests/s of `:predict` requests with one example each; then the same signature
-called directly in this process (tf.saved_model.load) at the same concurrency. The
-difference at one client is what the server adds (JSON, HTTP, base64, threads).
+Exports a model, starts `tools/serve.py` on free 127.0.0.1 ports in its own process, and at
+1, 4, 16 and 64 concurrent clients (threads, one keep-alive connection or gRPC channel each)
+measures p50 / p99 latency and requests/s of `:predict` requests with one example each, over
+REST and over gRPC (PredictionService/Predict with `tf.make_tensor_proto` inputs); then the
+same signature called directly in this process (tf.saved_model.load) at the same
+concurrency. The difference at one client is what the server adds (JSON or protobuf, HTTP/2
+or HTTP/1.1, base64, threads).
+
+The fuzz run (`--fuzz_seconds`, 0 to skip) sends issue 15's attacks for that long from 4
+threads, next to valid requests: malformed and conflicting headers, GET with a body, batches
+of thousands of tiny PNGs, batches at the limit, a decompression-bomb PNG (over REST and
+gRPC), empty and boolean inputs, and 60 slow clients trickling a byte every 0.5 s. It prints
+the server's RSS before, the peak during, and after (once the slow clients are cut off), the
+after/before ratio (the target is within 10%), and the answers per attack. The fp32 matmul
+peak of the run is printed too: timings on these machines vary up to 3x between days, so
+compare ratios within one run.
 
 The model: --model_dir (a trained run, exported to a temporary folder), else faces_sr with
 its default gin config trained for one step (the real network; weights do not change the
@@ -18,17 +30,21 @@ each.
 
 Usage:
   python benchmarks/serving.py [--model_dir=runs/faces_sr] [--seconds=5]
-      [--signatures=serving_png,serving_bytes] [--concurrency=1,4,16] [--enable_batching]
-      [--output_json=...]
+      [--signatures=serving_png,serving_bytes] [--concurrency=1,4,16,64] [--enable_batching]
+      [--nogrpc] [--fuzz_seconds=20] [--output_json=...]
 
 Timings on this shared 2-core CPU vary by up to 3x between runs: compare numbers taken in
 the same run.
 """
 
 import base64
+import collections
 import http.client
 import json
 import os
+import random
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +64,12 @@ flags.DEFINE_bool("toy", False, "Use an untrained toy model (4 floats in, 12 out
                   "server's fixed cost, with almost nothing to encode.")
 flags.DEFINE_list("signatures", ["auto"], "Signatures to measure: auto, serving_png, "
                   "serving_bytes, serving_default.")
-flags.DEFINE_list("concurrency", ["1", "4", "16"], "Concurrent clients.")
+flags.DEFINE_list("concurrency", ["1", "4", "16", "64"], "Concurrent clients.")
+flags.DEFINE_bool("grpc", True, "Also measure gRPC Predict.")
+flags.DEFINE_float("fuzz_seconds", 20.0, "Length of the soak and fuzz run (0: none).")
+flags.DEFINE_bool("malloc_trim", True, "Passed to tools/serve.py (--nomalloc_trim shows "
+                  "what the RSS does without it).")
+flags.DEFINE_integer("malloc_arena_max", 2, "Passed to tools/serve.py (0: glibc's default).")
 flags.DEFINE_float("seconds", 5.0, "Measured seconds per setting (after a warm-up).")
 flags.DEFINE_bool("enable_batching", False, "Run the server with server-side batching.")
 flags.DEFINE_string("output_json", None, "Also write the results here.")
@@ -123,16 +144,22 @@ def make_request(loaded, signature):
 
 
 def measure(call, clients, seconds):
-  """Runs `call()` in `clients` threads for `seconds`; returns latencies (s) and rate."""
+  """Runs `call()` in `clients` threads for `seconds` (after each thread's warm-up call, so
+  slow first calls do not eat the window); returns latencies (s) and rate."""
   latencies = [[] for _ in range(clients)]
   stop = threading.Event()
+  ready = threading.Barrier(clients + 1)
   errors = []
 
   def worker(i):
     try:
       state = {}
       call(state)  # Warm-up (and connection set-up).
-      while not stop.is_set():
+    except Exception as e:  # pylint: disable=broad-except
+      errors.append(e)
+    ready.wait()
+    try:
+      while not stop.is_set() and not errors:
         start = time.perf_counter()
         call(state)
         latencies[i].append(time.perf_counter() - start)
@@ -142,6 +169,7 @@ def measure(call, clients, seconds):
   threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
   for t in threads:
     t.start()
+  ready.wait()
   time.sleep(seconds)
   stop.set()
   for t in threads:
@@ -168,9 +196,12 @@ def main(argv):
     if signature not in signatures:
       signatures.append(signature)
 
+  peak = matmul_peak_gflops(tf)
   command = [sys.executable, os.path.join(REPO, "tools", "serve.py"),
              f"--model_config_file={export_base}/models.config", "--rest_api_port=0",
-             "--file_system_poll_wait_seconds=0"]
+             "--port=0", "--file_system_poll_wait_seconds=0",
+             f"--{'' if FLAGS.malloc_trim else 'no'}malloc_trim",
+             f"--malloc_arena_max={FLAGS.malloc_arena_max}"]
   if FLAGS.enable_batching:
     command.append("--enable_batching")
   server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -180,6 +211,8 @@ def main(argv):
     if " at http://" not in line:
       raise RuntimeError(f"server did not start: {line!r}")
     host, port = line.strip().rsplit("//", 1)[1].split(":")
+    port = int(port)
+    grpc_port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
     path = f"/v1/models/{name}:predict"
 
     results = {}
@@ -189,7 +222,7 @@ def main(argv):
 
       def http_call(state, body=body):
         if "connection" not in state:
-          state["connection"] = http.client.HTTPConnection(host, int(port), timeout=120)
+          state["connection"] = http.client.HTTPConnection(host, port, timeout=120)
         connection = state["connection"]
         connection.request("POST", path, body=body,
                            headers={"Content-Type": "application/json"})
@@ -199,6 +232,8 @@ def main(argv):
           raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
         state["response_bytes"] = len(data)
 
+      grpc_call = make_grpc_call(host, grpc_port, name, signature, kwargs)
+
       def direct_call(state, fn=fn, kwargs=kwargs):
         del state
         outputs = fn(**kwargs)
@@ -207,34 +242,264 @@ def main(argv):
 
       rows = []
       for clients in [int(c) for c in FLAGS.concurrency]:
-        direct = measure(direct_call, clients, FLAGS.seconds)
-        served = measure(http_call, clients, FLAGS.seconds)
-        rows.append({"clients": clients, "in_process": direct, "server": served})
+        row = {"clients": clients, "in_process": measure(direct_call, clients, FLAGS.seconds),
+               "server": measure(http_call, clients, FLAGS.seconds)}
+        if FLAGS.grpc:
+          row["grpc"] = measure(grpc_call, clients, FLAGS.seconds)
+        rows.append(row)
       probe = {}
       http_call(probe)
       results[signature] = {"rows": rows, "response_bytes": probe["response_bytes"]}
+    fuzz = None
+    if FLAGS.fuzz_seconds > 0:
+      fuzz = soak_and_fuzz(server.pid, host, port, grpc_port, name, loaded, signatures[0],
+                           FLAGS.fuzz_seconds)
   finally:
     server.terminate()
     server.wait(timeout=60)
+    shutil.rmtree(scratch, ignore_errors=True)
 
+  print(f"TF {tf.__version__}, {os.cpu_count()} CPUs, fp32 matmul peak {peak:.0f} GFLOP/s "
+        f"this run")
   for signature, result in results.items():
     print(f"model {name} (task {task_name}), signature {signature}, one example per "
-          f"request ({result['response_bytes']} response bytes), batching "
-          f"{'on' if FLAGS.enable_batching else 'off'}, TF {tf.__version__}, "
-          f"{os.cpu_count()} CPUs")
-    print("| clients | in-process p50 / p99 ms | in-process req/s | server p50 / p99 ms "
-          "| server req/s | server - in-process p50 ms |")
+          f"request ({result['response_bytes']} response bytes over REST), batching "
+          f"{'on' if FLAGS.enable_batching else 'off'}")
+    print("| clients | in-process p50 / p99 ms, req/s | REST p50 / p99 ms, req/s "
+          "| gRPC p50 / p99 ms, req/s | REST / in-process p50 | gRPC / in-process p50 |")
     print("|---|---|---|---|---|---|")
     for row in result["rows"]:
-      d, s = row["in_process"], row["server"]
-      print(f"| {row['clients']} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | "
-            f"{d['requests_per_s']:.0f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | "
-            f"{s['requests_per_s']:.0f} | {s['p50_ms'] - d['p50_ms']:+.2f} |")
+      d, s, g = row["in_process"], row["server"], row.get("grpc")
+      cells = [f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f}, {x['requests_per_s']:.0f}"
+               if x else "-" for x in (d, s, g)]
+      ratios = [f"{x['p50_ms'] / d['p50_ms']:.2f}" if x else "-" for x in (s, g)]
+      print(f"| {row['clients']} | " + " | ".join(cells + ratios) + " |")
     print()
+  if fuzz:
+    print_fuzz(fuzz)
   if FLAGS.output_json:
     with open(FLAGS.output_json, "w") as f:
       json.dump({"model": name, "task": task_name, "batching": FLAGS.enable_batching,
-                 "signatures": results}, f, indent=2)
+                 "matmul_peak_gflops": peak, "signatures": results, "fuzz": fuzz}, f,
+                indent=2)
+
+
+def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
+  """Best fp32 matmul rate over a few sizes, in GFLOP/s (as benchmarks/train_throughput.py
+  measures it)."""
+  best = 0.0
+  for n in sizes:
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    product(a, b).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+      product(a, b).numpy()
+    seconds = (time.perf_counter() - start) / repeats
+    best = max(best, 2.0 * n ** 3 / seconds / 1e9)
+  return best
+
+
+def make_grpc_call(host, grpc_port, name, signature, kwargs):
+  """A `call(state)` sending one PredictRequest like a TF Serving client."""
+  import grpc  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=g-import-not-at-top
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = name
+  request.model_spec.signature_name = signature
+  for key, value in kwargs.items():
+    request.inputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+
+  def call(state):
+    if "stub" not in state:
+      state["channel"] = grpc.insecure_channel(f"{host}:{grpc_port}")
+      state["stub"] = prediction_service_pb2_grpc.PredictionServiceStub(state["channel"])
+    state["stub"].Predict(request, timeout=120)
+  return call
+
+
+# Soak and fuzz ---------------------------------------------------------------------------------
+
+def rss_mb(pid):
+  with open(f"/proc/{pid}/status") as f:
+    for line in f:
+      if line.startswith("VmRSS:"):
+        return int(line.split()[1]) / 1024.0
+  return 0.0
+
+
+def attacks(host, port, grpc_port, name, loaded, signature):
+  """name -> fn() returning an outcome label (a status, or a gRPC code name)."""
+  import grpc  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=g-import-not-at-top
+  from aign_tf.serving import hostile  # pylint: disable=g-import-not-at-top
+  from aign_tf.serving import testing  # pylint: disable=g-import-not-at-top
+  path = f"/v1/models/{name}:predict"
+  specs = loaded.signatures[signature].structured_input_signature[1]
+  image_input = next((n for n, s in specs.items() if s.dtype == tf.string), None)
+  valid_body, _ = make_request(loaded, signature)
+  tiny = testing.encode_png([[[i * 30 % 256, 7, 200]] * 8 for i in range(8)])
+  bomb = hostile.bomb_png()
+  toy_like = json.dumps({"instances": [[True, 0.5, 0.5, 0.5]]}).encode()
+  channel = grpc.insecure_channel(f"{host}:{grpc_port}")
+  stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+  def post(body, headers=b""):
+    data = (b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d"
+            b"\r\n%s\r\n" % (path.encode(), len(body), headers) + body)
+    statuses, _ = hostile.exchange(host, port, data, wait=30)
+    return statuses[0] if len(statuses) == 1 else f"{len(statuses)} responses"
+
+  def raw(data):
+    statuses, _ = hostile.exchange(host, port, data, wait=30)
+    return statuses[0] if len(statuses) == 1 else f"{len(statuses)} responses"
+
+  def desync():
+    smuggled = b"GET /v1/models/%s HTTP/1.1\r\nHost: x\r\n\r\n" % name.encode()
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path.encode()
+    return raw(random.choice([
+        head + b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n{}" % (2 + len(smuggled))
+        + smuggled,
+        head + b"Content-Length: +66\r\n\r\n" + b"{}" * 33,
+        head + b"Content-Length: 1_2_3\r\n\r\n{}",
+        head + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        + smuggled,
+        b"GET /v1/models/%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+        % (name.encode(), len(smuggled)) + smuggled,
+        head + b"X-Big: " + b"a" * 40_000 + b"\r\n\r\n"]))
+
+  def batch_body(signature_name):
+    instances = json.loads(valid_body)["instances"] * 256
+    return json.dumps({"signature_name": signature_name, "instances": instances}).encode()
+
+  def grpc_predict(values):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    request.inputs[image_input].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string))
+    try:
+      stub.Predict(request, timeout=60)
+      return "OK"
+    except grpc.RpcError as e:
+      return e.code().name
+
+  table = {
+      "desync_headers": desync,
+      "valid": lambda: post(valid_body),
+      "boolean_inputs": lambda: post(toy_like),
+  }
+  if image_input:
+    table.update({
+        "12000_tiny_pngs": lambda: post(hostile.tiny_png_batch_body(tiny, 12000, signature)),
+        "256_tiny_pngs": lambda: post(hostile.tiny_png_batch_body(tiny, 256, signature)),
+        f"256_images_{signature}": lambda: post(batch_body(signature)),
+        "256_images_serving_bytes": lambda: post(batch_body("serving_bytes")),
+        "bomb_png": lambda: post(json.dumps({"signature_name": signature, "instances": [
+            {"b64": base64.b64encode(bomb).decode()}]}).encode()),
+        "empty_strings": lambda: post(json.dumps({"signature_name": signature,
+                                                  "inputs": {image_input: []}}).encode()),
+        "grpc_bomb_png": lambda: grpc_predict([bomb]),
+        "grpc_12000_tiny_pngs": lambda: grpc_predict([tiny] * 12000),
+    })
+  return table
+
+
+def slow_clients(host, port, count, stop):
+  """`count` connections trickling a request head a byte every 0.5 s (reopened when the
+  server cuts them) until `stop`; returns how many the server cut."""
+  data = b"POST /v1/models/x:predict HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10_000
+  socks = [None] * count
+  offsets = [0] * count
+  cut = 0
+  while not stop.is_set():
+    for i in range(count):
+      if socks[i] is None:
+        socks[i] = socket.create_connection((host, port), timeout=5)
+        socks[i].setblocking(False)
+        offsets[i] = 0
+      try:
+        socks[i].send(data[offsets[i]:offsets[i] + 1])
+        offsets[i] += 1
+        if socks[i].recv(65536, socket.MSG_PEEK):
+          raise ConnectionError
+      except BlockingIOError:
+        pass
+      except OSError:
+        cut += 1
+        socks[i].close()
+        socks[i] = None
+    stop.wait(0.5)
+  for sock in socks:
+    if sock is not None:
+      sock.close()
+  return cut
+
+
+def soak_and_fuzz(pid, host, port, grpc_port, name, loaded, signature, seconds):
+  """Runs the attacks for `seconds` (4 threads + slow clients); returns RSS and outcomes."""
+  table = attacks(host, port, grpc_port, name, loaded, signature)
+  outcomes = collections.defaultdict(collections.Counter)
+  cold = rss_mb(pid)
+  # Warm-up: each attack once, so one-time costs (TensorFlow's kernels and oneDNN's
+  # primitive cache for the new batch shapes) are in the baseline, not counted as growth.
+  for attack in sorted(table):
+    table[attack]()
+  time.sleep(2.0)
+  before = rss_mb(pid)
+  samples = [before]
+  stop = threading.Event()
+  lock = threading.Lock()
+
+  def sampler():
+    while not stop.wait(0.2):
+      samples.append(rss_mb(pid))
+
+  def worker(seed):
+    rng = random.Random(seed)
+    names = sorted(table)
+    while not stop.is_set():
+      attack = rng.choice(names)
+      try:
+        outcome = table[attack]()
+      except Exception as e:  # pylint: disable=broad-except
+        outcome = type(e).__name__
+      with lock:
+        outcomes[attack][str(outcome)] += 1
+
+  slow_result = []
+  threads = [threading.Thread(target=sampler)]
+  threads += [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+  threads.append(threading.Thread(
+      target=lambda: slow_result.append(slow_clients(host, port, 60, stop))))
+  for t in threads:
+    t.start()
+  time.sleep(seconds)
+  stop.set()
+  for t in threads:
+    t.join()
+  time.sleep(3.0)  # Lingering closes and the last answers.
+  after = rss_mb(pid)
+  return {"seconds": seconds, "rss_cold_mb": cold, "rss_before_mb": before, "rss_peak_mb": max(samples),
+          "rss_after_mb": after, "after_over_before": after / before,
+          "slow_clients_cut": slow_result[0] if slow_result else 0,
+          "outcomes": {k: dict(v) for k, v in outcomes.items()}}
+
+
+def print_fuzz(fuzz):
+  print(f"soak and fuzz, {fuzz['seconds']:.0f} s: server RSS {fuzz['rss_cold_mb']:.0f} MB "
+        f"before the warm-up (one of each attack), before {fuzz['rss_before_mb']:.0f}"
+        f" MB, peak {fuzz['rss_peak_mb']:.0f} MB, after {fuzz['rss_after_mb']:.0f} MB "
+        f"(after / before {fuzz['after_over_before']:.3f}); slow clients cut: "
+        f"{fuzz['slow_clients_cut']}")
+  print("| attack | answers |")
+  print("|---|---|")
+  for attack, counts in sorted(fuzz["outcomes"].items()):
+    print(f"| {attack} | " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + " |")
 
 
 if __name__ == "__main__":

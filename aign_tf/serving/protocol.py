@@ -176,40 +176,70 @@ def _check_rectangular(value, shape, where):
     _check_rectangular(item, shape[1:], where)
 
 
+def _flatten(value, depth):
+  """The leaves of a rectangular nested list `depth` levels deep, in row-major order."""
+  for _ in range(depth):
+    value = [x for row in value for x in row]
+  return value
+
+
+def _has_bool(value):
+  """Whether a nested list holds a JSON boolean anywhere (Python's bool is an int)."""
+  stack = [value]
+  while stack:
+    item = stack.pop()
+    if isinstance(item, list):
+      stack.extend(item)
+    elif isinstance(item, bool):
+      return True
+  return False
+
+
+def _describe_shape(shape):
+  return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
 def to_array(value, spec, where):
   """A JSON value -> NumPy array of `spec.dtype` (shape not checked here).
 
+  As in TF Serving, JSON booleans are only valid for DT_BOOL inputs, and every input needs
+  at least one value.
+
   Raises:
-    RequestError: 400 for non-rectangular arrays, wrong element types (strings for numbers,
-      fractions or booleans for integers, ...), integers out of the dtype's range, bad base64.
+    RequestError: 400 for non-rectangular or empty arrays, wrong element types (strings for
+      numbers, booleans for numbers, fractions for integers, ...), integers out of the
+      dtype's range, bad base64.
   """
   if spec.dtype == "string":
     data = _strings(value, where)
     shape = _shape_of(data, where)
     _check_rectangular(data, shape, where)
-    flat = data
-    for _ in range(len(shape)):
-      flat = [x for row in flat for x in row] if isinstance(flat[0], list) else flat
+    if 0 in shape:
+      raise RequestError(400, f"{where}: empty (shape {_describe_shape(shape)}): send at "
+                         "least one string")
     array = np.empty(shape, dtype=object)
-    array.reshape(-1)[:] = flat if shape else [data]
+    array.reshape(-1)[:] = _flatten(data, len(shape) - 1) if shape else [data]
     return array
   try:
     array = np.array(value)
   except (ValueError, TypeError, OverflowError, RecursionError):
     raise RequestError(400, f"{where}: not a rectangular array of numbers") from None
   kind = array.dtype.kind
+  if array.size == 0:
+    raise RequestError(400, f"{where}: empty (shape {_describe_shape(array.shape)}): send "
+                       "at least one value")
   if spec.dtype == "bool":
-    if kind != "b" and array.size:
+    if kind != "b":
       raise RequestError(400, f"{where}: expected booleans (true/false)")
     return array.astype(bool)
-  if array.size == 0:
-    return array.astype(spec.dtype)
   if kind == "O":
     raise RequestError(400, f"{where}: not a rectangular array of numbers (ragged, null, "
                        "objects or integers too large)")
-  if kind in "USb":
-    found = "booleans" if kind == "b" else "strings"
-    raise RequestError(400, f"{where}: expected numbers ({spec.dtype}), got {found}")
+  if kind == "b" or (kind in "iuf" and _has_bool(value)):
+    raise RequestError(400, f"{where}: expected numbers ({spec.dtype}), got booleans "
+                       "(true/false are only valid for DT_BOOL inputs)")
+  if kind in "US":
+    raise RequestError(400, f"{where}: expected numbers ({spec.dtype}), got strings")
   target = np.dtype(spec.dtype)
   if target.kind in "iu":
     if kind == "f":

@@ -58,7 +58,8 @@ class Version:
     self.path = path
     self.loaded = tf.saved_model.load(path)
     self.signatures = {n: Signature(n, f) for n, f in self.loaded.signatures.items()}
-    self.signature_defs = _signature_defs(path)
+    self.signature_def_protos = _signature_def_protos(path)
+    self.signature_defs = _signature_defs(self.signature_def_protos)
 
   def signature(self, name):
     if name not in self.signatures:
@@ -68,19 +69,24 @@ class Version:
     return self.signatures[name]
 
 
-def _signature_defs(path):
-  """The SignatureDefs of the serving MetaGraph as JSON (TF Serving's metadata layout)."""
-  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+def _signature_def_protos(path):
+  """The `SignatureDef` protos of the serving MetaGraph (gRPC metadata), by name."""
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(path, "saved_model.pb"), "rb") as f:
     proto.ParseFromString(f.read())
   for meta_graph in proto.meta_graphs:
     if "serve" in meta_graph.meta_info_def.tags:
-      return {name: json_format.MessageToDict(sig, preserving_proto_field_name=True)
-              for name, sig in meta_graph.signature_def.items()
+      return {name: sig for name, sig in meta_graph.signature_def.items()
               if not name.startswith("__")}
   return {}
+
+
+def _signature_defs(protos):
+  """SignatureDef protos as JSON (TF Serving's REST metadata layout)."""
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  return {name: json_format.MessageToDict(sig, preserving_proto_field_name=True)
+          for name, sig in protos.items()}
 
 
 def sanitize(message, model):

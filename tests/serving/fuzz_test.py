@@ -54,9 +54,10 @@ def http_request(method, path, body=b"", headers=None, version="HTTP/1.1"):
   return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace") + body
 
 
-def read_response(sock):
+def read_response(sock, head_request=False):
   """(status, headers, body) of the first final response on `sock`, or ("closed", ...) when
-  the server closed it without one, ("reset", ...) on a reset."""
+  the server closed it without one, ("reset", ...) on a reset. The answer to a HEAD request
+  has no body (RFC 9110), whatever its Content-Length says."""
   data = b""
   try:
     while True:
@@ -72,7 +73,7 @@ def read_response(sock):
                  (l.partition(":") for l in lines[1:])}
       if 100 <= status < 200:  # e.g. "100 Continue": the final response follows.
         continue
-      length = int(headers.get("content-length", "0"))
+      length = 0 if head_request else int(headers.get("content-length", "0"))
       while len(data) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -96,7 +97,7 @@ def exchange(port, data, chunks=1, delay=0.0, shut_wr=False, timeout=15.0):
         sock.shutdown(socket.SHUT_WR)
     except (BrokenPipeError, ConnectionResetError):
       pass  # The server may refuse before the whole request is sent; read its answer.
-    return read_response(sock)
+    return read_response(sock, head_request=data.startswith(b"HEAD "))
   finally:
     sock.close()
 
@@ -332,7 +333,7 @@ class ServerFuzzTest(testing.TestCase):
     self.stderr_file = open(self.stderr_path, "w")
     self.process = subprocess.Popen(
         [sys.executable, "tools/serve.py", f"--model_config_file={config}",
-         "--rest_api_port=0", f"--max_request_bytes={MAX_BODY_BYTES}",
+         "--rest_api_port=0", "--port=0", f"--max_request_bytes={MAX_BODY_BYTES}",
          f"--rest_api_timeout_in_ms={SERVER_TIMEOUT_MS}", "--file_system_poll_wait_seconds=0"],
         cwd=testing.REPO_DIR, env=ENV, stdout=subprocess.PIPE, stderr=self.stderr_file,
         text=True)
@@ -363,6 +364,8 @@ class ServerFuzzTest(testing.TestCase):
       return None if status in allowed else f"no response ({status})"
     if headers.get("content-type") != "application/json":
       return f"status {status} with Content-Type {headers.get('content-type')!r}"
+    if headers.get("x-head-request") and not body:
+      return None if status == 405 else f"HEAD answered {status} (expected 405)"
     try:
       result = json.loads(body)
     except ValueError:
@@ -408,6 +411,8 @@ class ServerFuzzTest(testing.TestCase):
     for done in range(1, NUM_REQUESTS + 1):
       category, data, options, allowed = fuzzer.next()
       status, headers, body = exchange(self.port, data, **options)
+      if data.startswith(b"HEAD ") and isinstance(status, int):
+        headers["x-head-request"] = "1"  # Checked without a body (see read_response).
       by_category[category][status] += 1
       by_status[status] += 1
       problem = self.check_response(category, status, headers, body, allowed)

@@ -107,7 +107,14 @@ class ArraysTest(testing.TestCase):
       ("bad_b64", {"s": [{"b64": "not base64!"}]}, {"s": STRING}, "invalid base64"),
       ("b64_extra_key", {"s": [{"b64": "aGk=", "x": 1}]}, {"s": STRING}, "b64"),
       ("number_for_string", {"s": [3]}, {"s": STRING}, "expected strings"),
-      ("several_inputs_bare", [[1, 2, 3, 4]], {"x": FLOAT, "y": FLOAT}, "several inputs"))
+      ("several_inputs_bare", [[1, 2, 3, 4]], {"x": FLOAT, "y": FLOAT}, "several inputs"),
+      ("empty_strings", {"s": []}, {"s": STRING}, "input 's': empty (shape [0])"),
+      ("nested_empty_strings", {"s": [[]]}, {"s": STRING}, "input 's': empty (shape [1, 0])"),
+      ("empty_numbers", {"x": [[]]}, {"x": FLOAT}, "input 'x': empty"),
+      ("bool_with_floats", {"x": [[True, 0.5, 0.5, 0.5]]}, {"x": FLOAT}, "got booleans"),
+      ("bool_with_ints", {"x": [[1, 2, 3, False]]}, {"x": FLOAT}, "got booleans"),
+      ("all_bool", {"x": [[True, False, True, True]]}, {"x": FLOAT}, "got booleans"),
+      ("bool_for_uint8", {"i": [[[[True, 0, 0]] * 2] * 2]}, {"i": IMAGE}, "got booleans"))
   def test_bad_input(self, payload, inputs, needle):
     with self.assertRaises(protocol.RequestError) as caught:
       protocol.request_arrays("columnar", payload, inputs)

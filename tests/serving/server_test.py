@@ -264,7 +264,7 @@ class ServerTest(testing.TestCase):
       sock.close()
       head, _, body = data.decode().partition("\r\n\r\n")
       self.assertTrue(head.startswith(f"HTTP/1.1 {status}"), data)
-      self.assertIn("Content-Type: application/json", head)
+      self.assertIn("content-type: application/json", head.lower())  # Names are case-blind.
       self.assertEqual("error" in json.loads(body), status != 200, body)
     self.assert_still_serving()
 
