@@ -140,6 +140,36 @@ def restore_newest(model, step, checkpoint_dir, inference_only=False):
   return None
 
 
+def build_generator(task, model):
+  """Creates the generator's variables for restoring, without touching the task's data
+  where it can: `task.serve` on one random example of `serving_input_signature()` when the
+  task has one with fully known shapes, else (or if that example cannot run, e.g. a solver
+  with a singular system) on one evaluation batch. Drawing an evaluation set, e.g.
+  procedural faces, only to learn the variables' shapes made exporting slow.
+
+  The random example is stateless, so TensorFlow's random state is left as it was.
+  """
+  try:
+    specs = task.serving_input_signature()
+  except NotImplementedError:
+    specs = None
+  if specs and all(spec.shape[1:].is_fully_defined() for spec in specs.values()):
+    example = {}
+    for index, (name, spec) in enumerate(sorted(specs.items())):
+      shape = [1] + spec.shape[1:].as_list()
+      values = tf.random.stateless_uniform(shape, seed=[index, 0], minval=0.5, maxval=1.5)
+      example[name] = (tf.cast(values * 127.0, spec.dtype) if spec.dtype.is_integer
+                       else tf.cast(values, spec.dtype))
+    try:
+      task.serve(model.generator, example)
+      return
+    except (tf.errors.OpError, ValueError) as e:
+      logging.info("building %s's generator from its export signature failed (%s); "
+                   "using an evaluation batch", task.name, _first_line(e))
+  batch = next(iter(task.eval_dataset(2).take(1)))
+  model.generator(batch[keys.OBSERVATION], training=False)
+
+
 def restore(model_dir, extra_bindings=()):
   """Rebuilds task and model from `model_dir`'s operative config and restores weights.
 
@@ -165,9 +195,7 @@ def restore(model_dir, extra_bindings=()):
   config.parse([config_path], extra_bindings)
   task = config.resolve("train.task")
   model = config.resolve("train.model")()
-  # Only the generator is needed for inference: build it and restore it alone.
-  example = next(iter(task.eval_dataset(2).take(1)))
-  model.generator(example[keys.OBSERVATION], training=False)
+  build_generator(task, model)
   model.build_average()
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   restore_newest(model, step, checkpoint_dir, inference_only=True)
