@@ -48,7 +48,8 @@ class FaceSet:
   Attributes:
     images: uint8 `[N, R, R, 3]`.
     names: N strings naming each image's origin (file path, video frame, synthetic draw).
-    landmarks: optional float `[N, 4, 2]` pixel (x, y) of `faces_synthetic.LANDMARKS`.
+    landmarks: optional float pixel (x, y), `[N, 4, 2]` of `faces_synthetic.LANDMARKS`
+      (synthetic faces) or `[N, 5, 2]` of `celeba.LANDMARKS` (CelebA's aligned landmarks).
     labels: optional dict name -> `[N]` array (e.g. synthetic "identity").
     spec: the spec the set was built from.
     skipped: why each file left out by `"on_bad_file": "skip"` was skipped (naming it).
@@ -262,11 +263,24 @@ def _samples(spec, resolution, seed):
 
 def _union(spec, resolution, seed):
   parts = [build(part, resolution, seed + i) for i, part in enumerate(spec["parts"])]
-  with_landmarks = all(p.landmarks is not None for p in parts)
+  landmarks = None
+  if all(p.landmarks is not None for p in parts):
+    points = [p.landmarks for p in parts]
+    if len({p.shape[1] for p in points}) > 1:  # Mixed layouts: the four shared points.
+      points = [four_landmarks(p) for p in points]
+    landmarks = np.concatenate(points)
   return FaceSet(np.concatenate([p.images for p in parts]),
-                 [name for p in parts for name in p.names],
-                 np.concatenate([p.landmarks for p in parts]) if with_landmarks else None,
+                 [name for p in parts for name in p.names], landmarks,
                  skipped=[reason for p in parts for reason in p.skipped])
+
+
+def four_landmarks(points):
+  """`[N, 5, 2]` CelebA landmarks -> `[N, 4, 2]` of `faces_synthetic.LANDMARKS` (the mouth
+  is the corners' midpoint); `[N, 4, 2]` unchanged."""
+  points = np.asarray(points, np.float32)
+  if points.shape[1] == 4:
+    return points
+  return np.concatenate([points[:, :3], points[:, 3:].mean(axis=1, keepdims=True)], axis=1)
 
 
 _BUILDERS = {"synthetic": _synthetic, "folder": _folder, "celeba": _celeba,
