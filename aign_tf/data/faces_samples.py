@@ -118,7 +118,8 @@ def npm_pack(package, directory, expected_sha256):
   """Downloads an npm package tarball with `npm pack` and checks its SHA-256."""
   os.makedirs(directory, exist_ok=True)
   name, _, version = package.rpartition("@")
-  path = os.path.join(directory, f"{name}-{version}.tgz")
+  # npm names a scoped package's tarball `scope-name-version.tgz`.
+  path = os.path.join(directory, f"{name.lstrip('@').replace('/', '-')}-{version}.tgz")
   if not (os.path.isfile(path) and samples.sha256(path) == expected_sha256):
     result = subprocess.run(["npm", "pack", package, "--pack-destination", directory],
                             capture_output=True, text=True, check=False)
