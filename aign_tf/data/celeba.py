@@ -93,8 +93,11 @@ def read_table(path, what, columns=None):
   """
   if not os.path.isfile(path):
     raise errors.DataError(f"{path}: CelebA {what} file not found")
-  with open(path, newline="") as f:
-    text = f.read()
+  try:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # Some CSVs start with a BOM.
+      text = f.read()
+  except UnicodeDecodeError as e:
+    raise errors.DataError(f"{path}: not a text file ({e})") from e
   is_csv = path.lower().endswith(".csv") or "," in text.split("\n", 1)[0]
   if is_csv:
     lines = [(number, [field.strip() for field in fields])

@@ -28,8 +28,9 @@ plus the Obama, Biden and Collins photos, and the evaluation set the face-api an
 photos, whose 19 faces show people who are in neither (a whole package goes to one role, so
 a person photographed twice in one package cannot leak across roles).
 
-A spec `{"source": "samples", "name": "franck"|"cap12"|"lfw", "start": i, "stop": j,
-"count": n}` selects crops [start, stop) of a fetched sample (`face_set`). Frame ranges keep
+A spec `{"source": "samples", "name": one of NAMES, "start": i, "stop": j, "count": n}`
+selects crops [start, stop) of a fetched sample (`face_set`); the set's `labels["person"]`
+names who each face shows. Frame ranges keep
 inputs, memory, classifier training and evaluation apart (e.g. franck crops [0, 1200) for one
 role, [1200, 2400) for another).
 """
