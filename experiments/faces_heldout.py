@@ -12,6 +12,9 @@ evaluation person is in the inputs or the memory before training.
            (4 residual blocks of 32 channels) for a shared 2-core CPU, against bicubic and
            bicubic + iterative back-projection (consistent with the renderer, no prior):
            PSNR and SSIM on every evaluation face.
+  sr_seen  the trained SR model (`<out_dir>/sr`) on 64 of its training inputs' faces, the
+           people of the memory (their high-resolution frames were never paired with the
+           inputs): the contrast to the held-out people.
   inpaint  mouth inpainting (gin/faces_inpaint.gin, 64x64) against OpenCV's Telea
            inpainting and the mean visible colour: PSNR on the hole.
 
@@ -38,7 +41,7 @@ flags.DEFINE_integer("resolution", 128, "High-resolution side of the SR run (the
                      "samples are 128x128 crops, so 128 is the largest they support).")
 flags.DEFINE_integer("scale", 4, "SR factor.")
 flags.DEFINE_integer("inpaint_resolution", 64, "Side of the inpainting run.")
-flags.DEFINE_list("parts", ["sr", "inpaint"], "Which parts to run.")
+flags.DEFINE_list("parts", ["sr", "sr_seen", "inpaint"], "Which parts to run.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
 FLAGS = flags.FLAGS
 
@@ -112,6 +115,26 @@ def part_sr(results, eval_faces):
   print(f"[sr] {results['sr']}", flush=True)
 
 
+def part_sr_seen(results, inputs):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from aign_tf import runs  # pylint: disable=g-import-not-at-top
+  from aign_tf.renderers import downsample  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import faces as faces_task  # pylint: disable=g-import-not-at-top
+  _, model, step = runs.restore(os.path.join(FLAGS.out_dir, "sr"))
+  chosen = np.linspace(0, len(inputs) - 1, 64).astype(int)
+  high = inputs.images[chosen].astype(np.float32) / 255.0
+  low = downsample.average_pool(tf.constant(high), FLAGS.scale).numpy()
+  output = np.clip(np.concatenate([model.generator(low[i:i + 16], training=False).numpy()
+                                   for i in range(0, len(low), 16)]), 0.0, 1.0)
+  bicubic = faces_task.bicubic_upsample(low, FLAGS.scale)
+  results["sr_seen"] = {"step": step, "faces": len(high),
+                        "psnr": float(np.mean(faces_task.psnr(high, output))),
+                        "ssim": float(np.mean(faces_task.ssim(high, output))),
+                        "bicubic_psnr": float(np.mean(faces_task.psnr(high, bicubic))),
+                        "bicubic_ssim": float(np.mean(faces_task.ssim(high, bicubic)))}
+  print(f"[sr_seen] {results['sr_seen']}", flush=True)
+
+
 def part_inpaint(results):
   bindings = data_bindings("FaceInpaintTask") + [
       f"tasks.FaceInpaintTask.resolution = {FLAGS.inpaint_resolution}"]
@@ -148,6 +171,11 @@ def table(results):
                  f"{sr['ssim']:.3f} | bicubic {sr['bicubic_psnr']:.2f} / "
                  f"{sr['bicubic_ssim']:.3f} | back-projection "
                  f"{sr['back_projection_psnr']:.2f} / {sr['back_projection_ssim']:.3f} |")
+  if "sr_seen" in results:
+    seen = results["sr_seen"]
+    lines.append(f"| (contrast) SR of {seen['faces']} faces of the training people: PSNR / "
+                 f"SSIM | {seen['psnr']:.2f} / {seen['ssim']:.3f} | bicubic "
+                 f"{seen['bicubic_psnr']:.2f} / {seen['bicubic_ssim']:.3f} | |")
   if "inpaint" in results:
     ip = results["inpaint"]
     lines.append(f"| mouth inpainting {ip['size']}, {ip['steps']} steps: hole PSNR | "
@@ -160,14 +188,21 @@ def main(argv):
   del argv
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   roles, real, sets = check_roles(FLAGS.resolution)
-  results = {"data": "real samples" if real else "procedural (samples not fetched)",
+  path = os.path.join(FLAGS.out_dir, "results.json")
+  results = {}
+  if os.path.isfile(path):  # Parts run one by one add to the same results.
+    with open(path) as f:
+      results = json.load(f)
+  results.update({"data": "real samples" if real else "procedural (samples not fetched)",
              "roles": roles, "batch_size": FLAGS.batch_size,
-             "matmul_peak_gflops": matmul_peak()}
+             "matmul_peak_gflops": matmul_peak()})
   print(f"[data] {results['data']}: {roles}; fp32 matmul peak "
         f"{results['matmul_peak_gflops']:.0f} GFLOP/s", flush=True)
   for part in FLAGS.parts:
     if part == "sr":
       part_sr(results, sets["eval"])
+    elif part == "sr_seen":
+      part_sr_seen(results, sets["inputs"])
     elif part == "inpaint":
       part_inpaint(results)
     else:
