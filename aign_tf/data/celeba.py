@@ -112,10 +112,10 @@ def read_table(path, what, columns=None):
     lines = lines[1:]
   if not lines:
     raise errors.DataError(f"{path}: no lines; expected a CelebA {what} list")
-  header = lines[0][1]
+  header_line, header = lines[0]
   if _looks_like_row(header):  # No header (the partition list's text form).
     if columns is None:
-      raise errors.DataError(f"{path}: line {lines[0][0]}: expected a header of {what} "
+      raise errors.DataError(f"{path}: line {header_line}: expected a header of {what} "
                              f"names, got a row starting {header[0]!r}")
     names = list(columns)
   else:
@@ -123,7 +123,7 @@ def read_table(path, what, columns=None):
     names = header[1:] if is_csv or header[0].lower() in ID_COLUMNS else header
     lines = lines[1:]
     if columns is not None and [n.lower() for n in names] != [c.lower() for c in columns]:
-      raise errors.DataError(f"{path}: line {lines[0][0] - 1 if lines else 1}: header "
+      raise errors.DataError(f"{path}: line {header_line}: header "
                              f"{' '.join(names)!r} is not the CelebA {what} header "
                              f"{' '.join(columns)!r}")
   files, rows, numbers = [], [], []
