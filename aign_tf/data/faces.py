@@ -8,6 +8,13 @@ A face set is built from a *spec*, a small dict that gin can bind, e.g.
   {"source": "video", "paths": ["talk.mp4"], "start": 0, "stop": 2000, "every": 2}
   {"source": "samples", "name": "franck", "start": 0, "stop": 2000}
   {"source": "union", "parts": [<spec>, <spec>, ...]}   (the parts concatenated)
+  {"source": "auto", "role": "inputs"|"memory"|"eval", "count": n}
+
+"auto" is the face tasks' default (gin/faces_sr.gin, gin/faces_inpaint.gin): real faces when
+`python tools/fetch_samples.py faces` has filled the sample cache (`faces_samples.AUTO_SPECS`:
+the evaluation faces show people who are in neither the inputs nor the memory), else the
+procedural faces of `AUTO_SYNTHETIC` (evaluation identities held out the same way); one log
+line says which, and how to get the real ones.
 
 Every set carries `names`, one line per image saying exactly where it came from (a file path,
 a video frame, a synthetic draw), written with the spec and a checksum of the pixels by
@@ -32,13 +39,26 @@ from typing import List, Optional
 import numpy as np
 from PIL import Image
 
+from absl import logging
+
 from aign_tf import errors
 from aign_tf.core import imaging
 from aign_tf.data import bad_files
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                     ".ppm", ".pgm")
-SOURCES = ("synthetic", "folder", "celeba", "video", "samples", "union")
+SOURCES = ("synthetic", "folder", "celeba", "video", "samples", "union", "auto")
+AUTO_ROLES = ("inputs", "memory", "eval")
+# The procedural fallback of {"source": "auto"}: evaluation identities 100-129 are in no
+# other role.
+AUTO_SYNTHETIC = {
+    "inputs": {"source": "synthetic", "count": 2000,
+               "identities": {"start": 0, "stop": 100}, "seed": 1},
+    "memory": {"source": "synthetic", "count": 2000,
+               "identities": {"start": 0, "stop": 100}, "seed": 2},
+    "eval": {"source": "synthetic", "count": 128,
+             "identities": {"start": 100, "stop": 130}, "seed": 3},
+}
 
 
 @dataclasses.dataclass
@@ -48,7 +68,8 @@ class FaceSet:
   Attributes:
     images: uint8 `[N, R, R, 3]`.
     names: N strings naming each image's origin (file path, video frame, synthetic draw).
-    landmarks: optional float `[N, 4, 2]` pixel (x, y) of `faces_synthetic.LANDMARKS`.
+    landmarks: optional float pixel (x, y), `[N, 4, 2]` of `faces_synthetic.LANDMARKS`
+      (synthetic faces) or `[N, 5, 2]` of `celeba.LANDMARKS` (CelebA's aligned landmarks).
     labels: optional dict name -> `[N]` array (e.g. synthetic "identity").
     spec: the spec the set was built from.
     skipped: why each file left out by `"on_bad_file": "skip"` was skipped (naming it).
@@ -262,15 +283,82 @@ def _samples(spec, resolution, seed):
 
 def _union(spec, resolution, seed):
   parts = [build(part, resolution, seed + i) for i, part in enumerate(spec["parts"])]
-  with_landmarks = all(p.landmarks is not None for p in parts)
+  landmarks = None
+  if all(p.landmarks is not None for p in parts):
+    points = [p.landmarks for p in parts]
+    if len({p.shape[1] for p in points}) > 1:  # Mixed layouts: the four shared points.
+      points = [four_landmarks(p) for p in points]
+    landmarks = np.concatenate(points)
+  labels = {key: np.concatenate([np.asarray(p.labels[key]) for p in parts])
+            for key in parts[0].labels if all(key in p.labels for p in parts)}
   return FaceSet(np.concatenate([p.images for p in parts]),
-                 [name for p in parts for name in p.names],
-                 np.concatenate([p.landmarks for p in parts]) if with_landmarks else None,
+                 [name for p in parts for name in p.names], landmarks, labels,
                  skipped=[reason for p in parts for reason in p.skipped])
 
 
+def _auto(spec, resolution, seed):
+  from aign_tf.data import faces_samples  # pylint: disable=g-import-not-at-top
+  role = spec.get("role")
+  if role not in AUTO_ROLES:
+    raise errors.ConfigError(f"face set spec {spec!r}: 'auto' needs a 'role', one of "
+                             f"{AUTO_ROLES}")
+  cache_dir = spec.get("cache_dir")
+  directory = faces_samples.task_dir(cache_dir)
+  count = spec.get("count")
+  if faces_samples.fetched(cache_dir):
+    resolved = with_cache_dir(faces_samples.AUTO_SPECS[role], cache_dir)
+    logging.info("faces %s: real face samples from %s (%s)", role, directory,
+                 faces_samples.describe(role))
+  else:
+    resolved = dict(AUTO_SYNTHETIC[role], **({} if count is None else {"count": count}))
+    logging.info("faces %s: procedural faces (no fetched face samples in %s; python "
+                 "tools/fetch_samples.py faces gets real ones: %s)", role, directory,
+                 faces_samples.describe(role))
+  face_set = build(resolved, resolution, seed)
+  if count is not None and count < len(face_set):
+    face_set = face_set.take(choose(count, len(face_set), spec.get("seed", seed),
+                                    f"auto {role} faces"))
+  face_set.spec = resolved
+  return face_set
+
+
+def with_cache_dir(spec, cache_dir):
+  """A copy of a spec whose "samples" parts (at any depth) read `cache_dir`."""
+  spec = dict(spec)
+  if spec.get("source") == "samples" and cache_dir is not None:
+    spec["cache_dir"] = cache_dir
+  if "parts" in spec:
+    spec["parts"] = [with_cache_dir(part, cache_dir) for part in spec["parts"]]
+  return spec
+
+
+def check_held_out(named_sets, held_out="eval", label="person"):
+  """Raises DataError when a person (`labels[label]`) of the `held_out` set is also in
+  another set; sets without the label are not checked (real samples carry "person",
+  synthetic sets "identity")."""
+  if held_out not in named_sets or label not in named_sets[held_out].labels:
+    return
+  people = set(np.asarray(named_sets[held_out].labels[label]).tolist())
+  for role, face_set in named_sets.items():
+    if role == held_out or label not in face_set.labels:
+      continue
+    shared = people & set(np.asarray(face_set.labels[label]).tolist())
+    if shared:
+      raise errors.DataError(f"the {held_out} and {role} face sets share the {label} "
+                             f"{sorted(shared)[0]!r}: held-out faces must show other people")
+
+
+def four_landmarks(points):
+  """`[N, 5, 2]` CelebA landmarks -> `[N, 4, 2]` of `faces_synthetic.LANDMARKS` (the mouth
+  is the corners' midpoint); `[N, 4, 2]` unchanged."""
+  points = np.asarray(points, np.float32)
+  if points.shape[1] == 4:
+    return points
+  return np.concatenate([points[:, :3], points[:, 3:].mean(axis=1, keepdims=True)], axis=1)
+
+
 _BUILDERS = {"synthetic": _synthetic, "folder": _folder, "celeba": _celeba,
-             "video": _video, "samples": _samples, "union": _union}
+             "video": _video, "samples": _samples, "union": _union, "auto": _auto}
 
 
 def build(spec, resolution, seed=0):
@@ -295,7 +383,7 @@ def build(spec, resolution, seed=0):
   face_set = _BUILDERS[spec["source"]](spec, int(resolution), seed)
   if len(face_set) == 0:
     raise errors.DataError(f"face set spec {spec!r} selects no image")
-  face_set.spec = spec
+  face_set.spec = dict(spec, resolved=face_set.spec) if spec["source"] == "auto" else spec
   return face_set
 
 

@@ -1,9 +1,15 @@
 """Visibility masks for inpainting: m = 1 where the pixel is seen, 0 in the hole.
 
 Kinds:
-  "mouth", "nose"   a box over that part, centred on the face's landmark when landmarks are
-                    known (synthetic faces carry them), else on the aligned-face geometry
-                    (`faces_synthetic.GEOMETRY`, which matches CelebA's aligned crops).
+  "mouth", "nose"   a box over that part. With CelebA's five landmarks (eyes, nose tip,
+                    mouth corners; `celeba.LANDMARKS`) the box is each face's own: the mouth
+                    box spans the corners (`MOUTH_WIDTH` x their distance wide, half as
+                    high, centred between them), the nose box is `NOSE_SIDE` x the eye
+                    distance square, centred on the nose tip. With four landmarks
+                    (`faces_synthetic.LANDMARKS`) the box has the fixed size of
+                    `PART_BOXES` centred on the part; without landmarks it sits on the
+                    aligned-face geometry (`faces_synthetic.GEOMETRY`, which matches
+                    CelebA's aligned crops).
   "random"          one box of random size (`random_size` fraction range of the side) and
                     position per image.
   "file"            user-supplied mask PNGs, one per image or one for all. Convention:
@@ -21,6 +27,10 @@ from aign_tf import errors
 KINDS = ("mouth", "nose", "random", "file")
 # Box size (width, height) as fractions of the image side, for each part.
 PART_BOXES = {"mouth": (0.34, 0.17), "nose": (0.22, 0.22)}
+# Box sizes from five landmarks, chosen so that CelebA's mean face gets the `PART_BOXES`
+# boxes (mouth corners ~0.19 of the crop apart, eyes ~0.21).
+MOUTH_WIDTH = 1.8   # x the mouth-corner distance; height is half the width
+NOSE_SIDE = 1.05    # x the eye distance
 
 
 def box_mask(resolution, centre, size):
@@ -36,25 +46,50 @@ def box_mask(resolution, centre, size):
   return mask
 
 
-def part_masks(part, num, resolution, landmarks=None, scale=1.0):
-  """Box masks over `part` ("mouth" or "nose") for `num` images `[N, R, R, 1]`.
+def part_boxes(part, num, resolution, landmarks=None, scale=1.0):
+  """(centres `[N, 2]`, sizes `[N, 2]` (width, height)) in pixels of the `part` boxes.
 
   Args:
-    landmarks: optional `[N, 4, 2]` pixel landmarks in `faces_synthetic.LANDMARKS` order;
-      without them the box sits at the aligned-face position of the part.
+    part: "mouth" or "nose".
+    num: number of images N.
+    resolution: image side R.
+    landmarks: None, `[N, 4, 2]` in `faces_synthetic.LANDMARKS` order or `[N, 5, 2]` in
+      `celeba.LANDMARKS` order (pixels).
     scale: multiplies the box size.
+
+  Raises:
+    errors.ConfigError: unknown part or landmarks of another shape.
   """
   from aign_tf.data import faces_synthetic  # pylint: disable=g-import-not-at-top
   if part not in PART_BOXES:
     raise errors.ConfigError(f"mask part {part!r} is unknown; use one of "
                              f"{sorted(PART_BOXES)}")
-  size = np.array(PART_BOXES[part]) * resolution * scale
-  index = faces_synthetic.LANDMARKS.index(part)
-  default = np.array(faces_synthetic.GEOMETRY[part]) * resolution
+  fixed = np.array(PART_BOXES[part], np.float64) * resolution
+  if landmarks is None:
+    centres = np.tile(np.array(faces_synthetic.GEOMETRY[part]) * resolution, (num, 1))
+    return centres, np.tile(fixed * scale, (num, 1))
+  points = np.asarray(landmarks, np.float64)
+  if points.shape not in ((num, 4, 2), (num, 5, 2)):
+    raise errors.ConfigError(f"mask landmarks must be [{num}, 4, 2] or [{num}, 5, 2], got "
+                             f"{list(points.shape)}")
+  if points.shape[1] == 4:
+    index = faces_synthetic.LANDMARKS.index(part)
+    return points[:, index], np.tile(fixed * scale, (num, 1))
+  if part == "mouth":
+    left, right = points[:, 3], points[:, 4]
+    width = MOUTH_WIDTH * np.linalg.norm(right - left, axis=-1)
+    return (left + right) / 2.0, np.stack([width, width / 2.0], axis=-1) * scale
+  side = NOSE_SIDE * np.linalg.norm(points[:, 1] - points[:, 0], axis=-1)
+  return points[:, 2], np.stack([side, side], axis=-1) * scale
+
+
+def part_masks(part, num, resolution, landmarks=None, scale=1.0):
+  """Box masks over `part` ("mouth" or "nose") for `num` images `[N, R, R, 1]` (boxes from
+  `part_boxes`)."""
+  centres, sizes = part_boxes(part, num, resolution, landmarks, scale)
   masks = np.empty((num, resolution, resolution, 1), np.float32)
   for i in range(num):
-    centre = landmarks[i, index] if landmarks is not None else default
-    masks[i] = box_mask(resolution, centre, size)
+    masks[i] = box_mask(resolution, centres[i], sizes[i])
   return masks
 
 

@@ -57,6 +57,104 @@ class FacesSamplesTest(testing.TestCase):
       faces_samples.load("bob", self.cache)
 
 
+def write_fake_cache(cache, sizes=None):
+  """Every sample of `faces_samples.NAMES` as 16x16 crops whose pixels hold the sample's
+  number; photos get one person label per face."""
+  sizes = sizes or {"franck": 2400, "cap12": 400}
+  directory = faces_samples.task_dir(cache)
+  os.makedirs(directory, exist_ok=True)
+  for number, name in enumerate(faces_samples.NAMES):
+    count = sizes.get(name, 3)
+    images = np.full((count, 16, 16, 3), number, np.uint8)
+    arrays = {"images": images, "frames": np.arange(count)}
+    if name in faces_samples.PHOTOS:
+      arrays["people"] = np.array([f"{name}-person{i}" for i in range(count)])
+    np.savez(os.path.join(directory, f"{name}.npz"), **arrays)
+  samples.write_manifest(directory, {}, [f"{n}.npz" for n in faces_samples.NAMES])
+
+
+class AutoFacesTest(testing.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.cache = tempfile.mkdtemp(dir=self.get_temp_dir())
+
+  def build_roles(self, count=None):
+    return {role: faces.build({"source": "auto", "role": role, "cache_dir": self.cache,
+                               **({} if count is None else {"count": count})}, 16)
+            for role in faces.AUTO_ROLES}
+
+  def test_without_samples_procedural_faces_with_held_out_identities(self):
+    with self.assertLogs("absl", "INFO") as logs:
+      sets = self.build_roles(count=40)
+    self.assertRegex(logs.output[0], "faces inputs: procedural faces .*python "
+                     "tools/fetch_samples.py faces gets real ones")
+    self.assertEqual(sets["memory"].spec["resolved"]["source"], "synthetic")
+    self.assertEqual(len(sets["inputs"]), 40)
+    held_out = set(sets["eval"].labels["identity"])
+    self.assertFalse(held_out & set(sets["inputs"].labels["identity"]))
+    self.assertFalse(held_out & set(sets["memory"].labels["identity"]))
+    faces.check_disjoint(sets)
+    faces.check_held_out(sets, label="identity")
+
+  def test_with_samples_real_faces_and_held_out_people(self):
+    write_fake_cache(self.cache)
+    with self.assertLogs("absl", "INFO") as logs:
+      sets = self.build_roles()
+    self.assertRegex(logs.output[0], "faces inputs: real face samples from " + self.cache)
+    self.assertEqual(len(sets["inputs"]), 1200 + 80)
+    self.assertEqual(len(sets["memory"]), 1200 + 320 + 3 + 3)
+    self.assertEqual(len(sets["eval"]), 3 + 3)
+    eval_pixels = set(sets["eval"].images[:, 0, 0, 0])
+    self.assertEqual(eval_pixels, {faces_samples.NAMES.index("faceapi"),
+                                   faces_samples.NAMES.index("tracking")})
+    self.assertFalse(eval_pixels & set(sets["memory"].images[:, 0, 0, 0]))
+    faces.check_disjoint(sets)
+    faces.check_held_out(sets)
+    self.assertIn("franck", sets["memory"].labels["person"])
+    # A count caps each role (smoke tests), seeded.
+    small = self.build_roles(count=4)
+    self.assertEqual([len(small[r]) for r in faces.AUTO_ROLES], [4, 4, 4])
+
+  def test_shared_person_is_refused(self):
+    write_fake_cache(self.cache)
+    sets = self.build_roles()
+    sets["memory"] = faces.build({"source": "samples", "name": "tracking",
+                                  "cache_dir": self.cache}, 16)
+    with self.assertRaisesRegex(errors.DataError, "eval and memory face sets share the person "
+                                "'tracking-person0'"):
+      faces.check_held_out(sets)
+
+  def test_auto_needs_a_role(self):
+    with self.assertRaisesRegex(errors.ConfigError, "'auto' needs a 'role'"):
+      faces.build({"source": "auto"}, 16)
+
+  def test_incomplete_cache_is_not_used(self):
+    self.write_partial()
+    with self.assertLogs("absl", "INFO") as logs:
+      faces.build({"source": "auto", "role": "eval", "cache_dir": self.cache}, 16)
+    self.assertRegex(logs.output[0], "procedural faces")
+
+  def write_partial(self):
+    directory = faces_samples.task_dir(self.cache)
+    os.makedirs(directory)
+    np.savez(os.path.join(directory, "cap12.npz"), images=np.zeros((3, 16, 16, 3), np.uint8),
+             frames=np.arange(3))
+    samples.write_manifest(directory, {}, ["cap12.npz"])  # An older fetch: videos only.
+
+  def test_photo_crops_cut_around_the_box(self):
+    photo = np.zeros((400, 300, 3), np.uint8)
+    photo[100:200, 100:200] = 255  # The "face" box.
+    crop = faces_samples.photo_crops(photo, [(100, 100, 100, 100)], resolution=32)
+    self.assertEqual(crop.shape, (1, 32, 32, 3))
+    # Side 160 around the box centre (150, 150) with the centre at 56% of the height.
+    bright = np.nonzero(crop[0, :, :, 0] > 128)
+    self.assertAllClose([bright[1].mean(), bright[0].mean()], [15.5, 0.56 * 32 - 0.5],
+                        atol=1.0)
+    with self.assertRaisesRegex(errors.DataError, "smaller than 128"):
+      faces_samples.photo_crops(photo, [(0, 0, 40, 40)])
+
+
 class FacesVideoTest(testing.TestCase):
 
   def test_crop_box_and_cut(self):

@@ -121,6 +121,13 @@ class FaceSetTest(testing.TestCase):
     self.assertLen(face_set, 5)
     self.assertEqual(face_set.landmarks.shape[0], 5)
     self.assertIn("seed=2", face_set.names[-1])
+    self.assertAllEqual(face_set.labels["identity"].shape, [5])
+
+  def test_five_landmarks_become_four_with_the_mouth_between_the_corners(self):
+    five = np.array([[[1, 2], [3, 2], [2, 4], [1, 6], [3, 8]]], np.float32)
+    self.assertAllClose(faces.four_landmarks(five), [[[1, 2], [3, 2], [2, 4], [2, 7]]])
+    four = np.zeros((2, 4, 2), np.float32)
+    self.assertAllEqual(faces.four_landmarks(four).shape, [2, 4, 2])
 
   def test_unknown_source_raises(self):
     with self.assertRaisesRegex(errors.ConfigError, "source 'flickr' is unknown"):

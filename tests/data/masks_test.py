@@ -65,6 +65,11 @@ class MasksTest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, "small.png: mask is 6x4, the images are 8x8"):
       masks.load_mask(path, 8)
 
+  def test_landmarks_of_another_shape_raise(self):
+    with self.assertRaisesRegex(errors.ConfigError, r"landmarks must be \[2, 4, 2\] or "
+                                r"\[2, 5, 2\], got \[2, 3, 2\]"):
+      masks.make_masks("mouth", 2, 16, landmarks=np.zeros((2, 3, 2)))
+
   def test_unknown_kind_raises(self):
     with self.assertRaisesRegex(errors.ConfigError, "mask kind 'eyes'"):
       masks.make_masks("eyes", 1, 8)
