@@ -360,3 +360,26 @@ def clip_windows(frames, segment, width):
   half = width // 2
   index = np.arange(len(frames))[:, None] + np.arange(-half, half + 1)[None, :]
   return frames[np.clip(index, first[:, None], last[:, None])]
+
+
+def window_views(clips, camera_sampler, rng, width, noise_px=0.0, dropout=0.0):
+  """Windows of `width` frames centred on every frame, each window seen by its own camera.
+
+  Training examples for a temporal lifter: as many cameras as windows (one camera per
+  video segment, `sequence_views`, would give a few dozen per clip). Windows are
+  edge-padded at the ends of a clip (`clip_windows`); pixel noise and dropout are drawn
+  per frame.
+
+  Returns:
+    (views, names): `observe`'s dict with every array `[N, width, ...]` (one row per frame
+    of the clips, in clip order), plus "clip" `[N]`.
+  """
+  poses, clip_index, names = stack_clips(clips)
+  windows = clip_windows(poses, clip_index, width)
+  cameras = camera_sampler.sample(len(windows), rng)
+  flat = observe(windows.reshape((-1,) + windows.shape[2:]),
+                 {k: np.repeat(v, width, axis=0) for k, v in cameras.items()}, rng,
+                 noise_px, dropout)
+  views = {k: v.reshape((len(windows), width) + v.shape[1:]) for k, v in flat.items()}
+  views["clip"] = clip_index.astype(np.int32)
+  return views, names

@@ -1,10 +1,12 @@
 """The pose task on videos: windows of 2D frames -> the centre frame's 3D pose (issue 17).
 
 Same clips, memory, renderer and metrics as `aign_tf.tasks.pose`, but the 2D inputs are
-videos: every clip is cut into segments of `segment_frames` consecutive frames, each seen by
-one sampled camera, with the pixel noise and joint dropout drawn per frame
-(`pose_data.sequence_views`). An example is the window of `window` normalised frames
-centred on a frame (`pose_data.clip_windows`, edge-padded within the segment); the
+videos. An example is the window of `window` normalised frames centred on a frame, with the
+pixel noise and joint dropout drawn per frame. Training windows are each seen by their own
+sampled camera (`pose_data.window_views`: as many cameras as examples, like the per-frame
+task). Evaluation splits are videos: every clip is cut into segments of `segment_frames`
+consecutive frames, each seen by one sampled camera (`pose_data.sequence_views`), and the
+windows are cut within a segment (`pose_data.clip_windows`, edge-padded); the
 renderer projects the centre frame, whose 2D root and scale are the context, and the
 discriminator judges the centre pose (`generators.TemporalPoseLifter`).
 
@@ -49,9 +51,9 @@ class PoseTemporalTask(pose.PoseTask):
                views_per_pose=2, noise_px=1.0, dropout=0.0, eval_dropout=0.0,
                max_train=None, max_memory=None, max_eval=None, camera_sampler=None, seed=0):
     """Args as `PoseTask`'s, plus `window` (odd, frames per example) and `segment_frames`
-    (frames per camera). `views_per_pose` passes over the training clips, each with new
-    cameras and shifted segment boundaries. `max_eval` keeps the first frames of a split
-    (whole segments stay consecutive)."""
+    (frames per camera in the evaluation videos). `views_per_pose` passes over the
+    training clips, each with new cameras. `max_eval` keeps the first frames of a split
+    (segments stay consecutive)."""
     super().__init__(memory_frame=memory_frame, paired_fraction=paired_fraction,
                      views_per_pose=views_per_pose, noise_px=noise_px, dropout=dropout,
                      eval_dropout=eval_dropout, max_train=max_train, max_memory=max_memory,
@@ -66,20 +68,11 @@ class PoseTemporalTask(pose.PoseTask):
 
   # Data ------------------------------------------------------------------------------------
 
-  def sequence_examples(self, split, seed, dropout, passes=1):
-    """Per-frame views of a split's clips as videos, `passes` times with new cameras (NumPy
-    dict of `sequence_views` arrays, segments numbered across passes) and the clip names."""
-    rng = np.random.default_rng(seed)
-    parts, names = [], None
-    for p in range(passes):
-      offset = (p * self.segment_frames) // max(passes, 1)
-      views, names = pose_data.sequence_views(
-          self.clips(split), self.camera_sampler, rng, self.segment_frames, self.noise_px,
-          dropout, offset=offset)
-      if parts:
-        views["segment"] = views["segment"] + parts[-1]["segment"].max() + 1
-      parts.append(views)
-    return {k: np.concatenate([v[k] for v in parts]) for k in parts[0]}, names
+  def sequence_examples(self, split, seed, dropout):
+    """A split's clips as videos (`pose_data.sequence_views`): NumPy dict, clip names."""
+    return pose_data.sequence_views(self.clips(split), self.camera_sampler,
+                                    np.random.default_rng(seed), self.segment_frames,
+                                    self.noise_px, dropout)
 
   def _window_batch(self, views, paired_fraction, seed):
     batch = self._batch_dict(views, paired_fraction, seed)
@@ -91,13 +84,20 @@ class PoseTemporalTask(pose.PoseTask):
     return batch
 
   def train_dataset(self, batch_size, seed=0, with_memory=True):
-    views, _ = self.sequence_examples("train", self.seed + seed + 11, self.dropout,
-                                      self.views_per_pose)
-    batch = self._window_batch(views, self.paired_fraction, self.seed + 13)
-    if self.max_train is not None and len(views["segment"]) > self.max_train:
-      index = np.linspace(0, len(views["segment"]) - 1, int(self.max_train)).astype(np.int64)
+    # One camera per window (`pose_data.window_views`), `views_per_pose` passes.
+    rng = np.random.default_rng(self.seed + seed + 11)
+    passes = [pose_data.window_views(self.clips("train"), self.camera_sampler, rng,
+                                     self.window, self.noise_px, self.dropout)[0]
+              for _ in range(self.views_per_pose)]
+    views = {k: np.concatenate([p[k] for p in passes]) for k in passes[0]}
+    centre = {k: v[:, self.window // 2] if v.ndim > 1 else v for k, v in views.items()}
+    batch = self._batch_dict(centre, self.paired_fraction, self.seed + 13)
+    batch[keys.RECONSTRUCTION_TARGET] = batch[keys.OBSERVATION]
+    batch[keys.OBSERVATION] = views["observation"]
+    if self.max_train is not None and len(views["clip"]) > self.max_train:
+      index = np.linspace(0, len(views["clip"]) - 1, int(self.max_train)).astype(np.int64)
       batch = _take(batch, index)
-    count = len(batch[SEGMENT])
+    count = len(batch[pose.CLIP])
     return pipeline.training_stream(
         tf.data.Dataset.from_tensor_slices(batch), count, batch_size, seed,
         memory=(lambda: base.memory_samples(self.memory(seed))) if with_memory else None,

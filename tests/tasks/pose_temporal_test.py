@@ -55,6 +55,20 @@ class ClipWindowsTest(testing.TestCase):
     self.assertAllEqual(shifted["segment"][:10], [0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
 
 
+  def test_window_views_give_every_window_its_camera(self):
+    still = np.tile(np.random.default_rng(0).normal(size=(1, 17, 3)), (6, 1, 1))
+    views, _ = pose_data.window_views({"a": still}, pose_data.CameraSampler(),
+                                      np.random.default_rng(2), width=3, noise_px=1.0)
+    self.assertEqual(views["observation"].shape, (6, 3, 17, 2))
+    self.assertEqual(views["root_2d"].shape, (6, 3, 2))
+    target = views["target"]
+    self.assertAllClose(target[:, 0], target[:, 2])  # one camera within a window
+    self.assertGreater(np.abs(target[0, 1] - target[1, 1]).max(), 1e-3)  # new camera per window
+    # The noise is drawn per frame.
+    self.assertGreater(np.abs(views["keypoints_2d"][:, 0] - views["keypoints_2d"][:, 2]).max(),
+                       0.0)
+
+
 class PoseTemporalTaskTest(testing.TestCase):
 
   def test_train_batches(self):

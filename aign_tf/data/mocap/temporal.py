@@ -183,3 +183,25 @@ def jitter_mm(joints, segment=None):
   if not accelerations.size:
     raise errors.DataError("jitter: no segment has the 3 frames a second difference needs")
   return float(accelerations.mean())
+
+
+def acceleration_error_mm(joints, target, segment=None):
+  """Mean ||a_t(joints) - a_t(target)|| over joints and frames, mm / frame^2 (the "Accel
+  error" of Kanazawa et al. 2019 / VIBE): 0 only when the motion's second differences
+  match, so it penalises over-smoothing (a = 0) as well as jitter.
+
+  Raises:
+    errors.DataError: shapes differ, or no segment has 3 frames.
+  """
+  joints = _as_sequence(joints, "acceleration_error_mm")
+  target = _as_sequence(target, "acceleration_error_mm")
+  if joints.shape != target.shape or joints.ndim != 3:
+    raise errors.DataError(f"acceleration_error_mm: joints {joints.shape} vs target "
+                           f"{target.shape}, expected equal [T, J, D]")
+  runs = segment_runs(segment) if segment is not None else [(0, len(joints))]
+  rows = [np.linalg.norm(np.diff(joints[a:b] - target[a:b], n=2, axis=0), axis=-1)
+          for a, b in runs if b - a >= 3]
+  if not rows:
+    raise errors.DataError("acceleration error: no segment has the 3 frames a second "
+                           "difference needs")
+  return float(1000.0 * np.concatenate(rows).mean())

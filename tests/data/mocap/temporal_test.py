@@ -31,6 +31,21 @@ class JitterTest(testing.TestCase):
     parabola[:, 0, 1] = np.arange(6) ** 2 / 2.0
     self.assertAllClose(temporal.jitter_mm(parabola), 1000.0)
 
+  def test_acceleration_error_hand_computed(self):
+    # Target still, prediction with the 0, 0, 1, 0, 0 spike: the error is the spike's jitter;
+    # a still prediction of a moving target (x = t^2 / 2) is off by its 1000 mm / frame^2.
+    spike = np.zeros((5, 1, 3))
+    spike[2, 0, 0] = 1.0
+    self.assertAllClose(temporal.acceleration_error_mm(spike, np.zeros_like(spike)),
+                        4000.0 / 3)
+    parabola = np.zeros((5, 1, 3))
+    parabola[:, 0, 2] = np.arange(5) ** 2 / 2.0
+    self.assertAllClose(temporal.acceleration_error_mm(np.zeros_like(parabola), parabola),
+                        1000.0)
+    self.assertAllClose(temporal.acceleration_error_mm(parabola + 0.3, parabola), 0.0)
+    with self.assertRaisesRegex(errors.DataError, "target"):
+      temporal.acceleration_error_mm(parabola, parabola[:4])
+
   def test_jitter_stays_inside_segments(self):
     # Two still segments at different places: the jump between them is not acceleration.
     joints = np.concatenate([np.zeros((4, 1, 3)), np.ones((4, 1, 3))])
