@@ -39,6 +39,8 @@ METHODS = (SAVGOL, ONE_EURO)
 # --tune): the values minimising the per-frame lifter's MPJPE there.
 SAVGOL_WINDOW = 9
 SAVGOL_POLYORDER = 2
+# The frame rate the defaults were chosen at (the pose clips: 30 fps, stride 2).
+TUNED_FPS = 15.0
 ONE_EURO_MIN_CUTOFF = 1.0
 ONE_EURO_BETA = 0.3
 ONE_EURO_D_CUTOFF = 1.0
@@ -74,6 +76,16 @@ def savgol(sequence, window=SAVGOL_WINDOW, polyorder=SAVGOL_POLYORDER):
   if fits <= polyorder:
     return sequence.copy()
   return signal.savgol_filter(sequence, fits, polyorder, axis=0, mode="interp")
+
+
+def savgol_window(fps, window=SAVGOL_WINDOW, polyorder=SAVGOL_POLYORDER, tuned_fps=TUNED_FPS):
+  """The odd window spanning the same time at `fps` as `window` frames at `tuned_fps`
+  (the filter's cutoff in Hz scales with fps / window), longer than `polyorder`."""
+  if fps <= 0:
+    raise errors.ConfigError(f"savgol_window: fps must be > 0, got {fps}")
+  scaled = int(round(window * fps / tuned_fps))
+  scaled += 1 - scaled % 2
+  return max(scaled, polyorder + 1 + polyorder % 2)
 
 
 def one_euro(sequence, fps, min_cutoff=ONE_EURO_MIN_CUTOFF, beta=ONE_EURO_BETA,
