@@ -22,7 +22,7 @@ Also the acceleration error: mean ||a(prediction) - a(truth)||, the same second 
 
 With --tune, the filters' parameters are first chosen on the *training* clips' videos
 (other cameras and noise; the held-out clips are never used for the choice): the grid point
-with the lowest acceleration error of the smoothed per-frame outputs, printed as a table.
+with the lowest MPJPE of the smoothed per-frame outputs, printed as a table.
 
   python experiments/pose_temporal.py --source=samples --train_steps=4000 --tune \
       --output_dir=/tmp/pose_temporal
@@ -51,8 +51,8 @@ FLAGS = flags.FLAGS
 
 RUNS = {"per_frame": "pose.gin", "temporal": "pose_temporal.gin"}
 SAVGOL_GRID = {"window": (5, 7, 9, 11, 13, 15, 17, 21), "polyorder": (1, 2, 3)}
-ONE_EURO_GRID = {"min_cutoff": (0.3, 0.5, 1.0, 1.5, 2.0, 3.0),
-                 "beta": (0.0, 0.1, 0.3, 1.0, 3.0)}
+ONE_EURO_GRID = {"min_cutoff": (0.3, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0),
+                 "beta": (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)}
 
 
 def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
@@ -122,9 +122,10 @@ def evaluate_rows(batch, per_frame, temporal_joints, savgol_params, one_euro_par
 
 
 def tune(batch, per_frame):
-  """Grid search of both filters' parameters on `batch` (training clips): the lowest
-  acceleration error against the true motion (jitter alone would reward flattening real
-  motion; MPJPE hardly moves, since the per-frame error is mostly bias, not noise)."""
+  """Grid search of both filters' parameters on `batch` (training clips): the lowest MPJPE.
+  (The lowest acceleration error was tried first: the per-frame outputs' noise is ~3x the
+  true acceleration, so it chose the flattest setting at the grid's end, SG window 21, which
+  made MPJPE 10 mm worse; jitter alone would reward flattening even more.)"""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
   from aign_tf.data.mocap import temporal  # pylint: disable=g-import-not-at-top
@@ -144,7 +145,7 @@ def tune(batch, per_frame):
               for values in itertools.product(*grid.values())]
     scores = [(p, s) for p, s in scores if method != temporal.SAVGOL or
               p["polyorder"] < p["window"]]
-    found[method] = min(scores, key=lambda item: item[1][0])
+    found[method] = min(scores, key=lambda item: item[1][1])
     print(f"\n{method} on the training clips' videos (acceleration error / MPJPE / jitter, "
           "mm and mm per frame^2):")
     for params, (accel, mpjpe, jitter) in scores:

@@ -82,7 +82,7 @@ class FilterTest(testing.TestCase):
     smoothed = temporal.savgol(noisy)
     self.assertLess(temporal.jitter_mm(smoothed), 0.3 * temporal.jitter_mm(noisy))
     # ... and moves it towards the clean motion.
-    self.assertLess(np.abs(smoothed - clean).mean(), 0.6 * np.abs(noisy - clean).mean())
+    self.assertLess(np.abs(smoothed - clean).mean(), 0.8 * np.abs(noisy - clean).mean())
 
   def test_savgol_short_sequences(self):
     short = np.arange(12, dtype=np.float64).reshape(4, 1, 3)
@@ -98,14 +98,18 @@ class FilterTest(testing.TestCase):
     # A causal low-pass lags a ramp; after the start-up it stays within a bounded lag,
     # shorter with a larger beta (the speed raises the cutoff).
     linear = self.linear(60)
-    lag = lambda beta: np.abs(temporal.one_euro(linear, 15.0, beta=beta) - linear)[-10:].max()
+    lag = lambda beta: np.abs(temporal.one_euro(linear, 15.0, min_cutoff=1.0, beta=beta)
+                             - linear)[-10:].max()
     self.assertLess(lag(3.0), lag(0.0))
     self.assertLess(lag(0.0), 0.03 * 3)  # under 1 frame-to-frame step x (fps / 2 pi f_c)
 
   def test_one_euro_reduces_jitter_of_noisy_motion(self):
     _, noisy = noisy_walk()
-    self.assertLess(temporal.jitter_mm(temporal.one_euro(noisy, 15.0)),
+    self.assertLess(temporal.jitter_mm(temporal.one_euro(noisy, 15.0, min_cutoff=1.0, beta=0.3)),
                     0.5 * temporal.jitter_mm(noisy))
+    # The light default (chosen for MPJPE on the pose clips) still takes some out.
+    self.assertLess(temporal.jitter_mm(temporal.one_euro(noisy, 15.0)),
+                    0.9 * temporal.jitter_mm(noisy))
 
   def test_smooth_segments_filters_each_segment_alone(self):
     # Two constant segments: smoothing must not blur the step between them.
