@@ -15,9 +15,9 @@ Batch keys beyond `PoseTask`'s: `observation` `[B, window, 17, 2]`,
 (the same, for per-frame lifters), `segment` `[B]` (eval splits: frames in order, so a
 split's segments are runs of consecutive rows).
 
-Metrics: `PoseTask`'s per frame; `extra_metrics` adds the jitter (mean joint acceleration,
-mm / frame^2, `aign_tf.data.mocap.temporal.jitter_mm`) of the predictions and of the ground
-truth over the split's segments.
+Metrics: `PoseTask`'s per frame; `extra_metrics` (`tools/evaluate.py`) adds the jitter
+(mean joint acceleration, mm / frame^2, `aign_tf.data.mocap.temporal.jitter_mm`) of the
+predictions and of the ground truth, and the acceleration error, over the split's segments.
 
 Export (`serving_default`): `keypoints_2d` float32 `[B, window, 17, 2]` (normalised camera
 coordinates, one window per output frame) -> `PoseTask`'s outputs for the centre frames.
@@ -62,7 +62,7 @@ class PoseTemporalTask(pose.PoseTask):
       raise errors.ConfigError(f"PoseTemporalTask.window must be odd, got {window}")
     if int(segment_frames) < 3:
       raise errors.ConfigError(f"PoseTemporalTask.segment_frames must be >= 3, got "
-                                    f"{segment_frames}")
+                               f"{segment_frames}")
     self.window = int(window)
     self.segment_frames = int(segment_frames)
 
@@ -112,24 +112,27 @@ class PoseTemporalTask(pose.PoseTask):
       views, names = self.sequence_examples("eval", self.seed + 19, self.eval_dropout)
     else:
       raise errors.ConfigError(f"PoseTemporalTask has splits 'eval', 'train' and "
-                                    f"'clip:<name>', not {split!r}")
+                               f"'clip:<name>', not {split!r}")
     batch = self._window_batch(views, 1.0, 0)
     if split.startswith("clip:"):
       clip = split[len("clip:"):]
       if clip not in names:
         raise errors.ConfigError(f"PoseTemporalTask: no eval clip {clip!r}; eval clips: "
-                                      f"{names}")
+                                 f"{names}")
       batch = _take(batch, np.flatnonzero(batch[pose.CLIP] == names.index(clip)))
     if self.max_eval is not None:
       batch = _take(batch, np.arange(min(int(self.max_eval), len(batch[SEGMENT]))))
     return batch, names
 
   def extra_metrics(self, generator, split):
-    """Jitter of the predictions and of the ground truth over the split's segments."""
+    """Jitter of the predictions and of the ground truth, and the acceleration error, over
+    the split's segments (mm / frame^2)."""
     batch, _ = self.eval_examples(split)
     joints = predict_joints(generator, batch[keys.OBSERVATION])
-    return {"jitter_mm": temporal.jitter_mm(joints, batch[SEGMENT]),
-            "jitter_true_mm": temporal.jitter_mm(batch[keys.TARGET], batch[SEGMENT])}
+    target, segment = batch[keys.TARGET], batch[SEGMENT]
+    return {"jitter_mm": temporal.jitter_mm(joints, segment),
+            "jitter_true_mm": temporal.jitter_mm(target, segment),
+            "accel_error_mm": temporal.acceleration_error_mm(joints, target, segment)}
 
   def images(self, batch, prediction):
     # The pictures of the per-frame task, drawn from the centre frames.
