@@ -30,7 +30,8 @@ EVAL_HISTORY = "eval_history.jsonl"
 AVERAGE_KEY = "generator_average"
 
 # What a damaged checkpoint raises when it is read or restored.
-_RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, KeyError)
+_RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, KeyError, IndexError,
+                   OSError)
 
 
 def build_checkpoint(model, step, with_average=True, inference_only=False):

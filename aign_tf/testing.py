@@ -1,6 +1,8 @@
 """Test helpers: the project `TestCase` and small fakes."""
 
+import glob
 import os
+import re
 
 from absl.testing import parameterized
 import gin
@@ -30,6 +32,20 @@ class TestCase(parameterized.TestCase, tf.test.TestCase):
 
   def assert_finite(self, value):
     self.assertTrue(np.all(np.isfinite(np.asarray(value))), f"not finite: {value}")
+
+
+def task_gin_files():
+  """gin/<task>.gin files, one per application: those including only base.gin (variants
+  include a task file). A new task's gin file is picked up by every test that uses this."""
+  found = []
+  for path in sorted(glob.glob(os.path.join(GIN_DIR, "*.gin"))):
+    if os.path.basename(path) == "base.gin":
+      continue
+    with open(path) as f:
+      includes = re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", f.read(), re.M)
+    if all(os.path.basename(i) == "base.gin" for i in includes):
+      found.append(os.path.basename(path))
+  return found
 
 
 def toy_model(reconstruction_weight=1.0, adversarial_weight=0.1, supervised_weight=0.0,

@@ -3,10 +3,9 @@
 import glob
 import os
 
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
-from aign_tf import testing
 from aign_tf import config
+from aign_tf import runs
+from aign_tf import testing
 from aign_tf.train import trainer
 
 GIN_FILES = sorted(

@@ -32,6 +32,7 @@ import gin
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import skeleton
 from aign_tf.data import bad_files
 from aign_tf.data import pose_samples
 from aign_tf.data.mocap import asf_amc
@@ -41,7 +42,6 @@ from aign_tf.data.mocap import h36m
 from aign_tf.data.mocap import kinematics
 from aign_tf.data.mocap import procedural
 from aign_tf.data.mocap import temporal
-from aign_tf.core import skeleton
 
 SPLITS = ("memory", "train", "eval")
 CANONICAL = "canonical"

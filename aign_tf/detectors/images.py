@@ -8,10 +8,9 @@ import os
 
 import numpy as np
 from PIL import Image
-from PIL import ImageOps
-from PIL import UnidentifiedImageError
 
 from aign_tf import errors
+from aign_tf.core import imaging
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -31,19 +30,13 @@ def as_rgb(image, where="image"):
 
 
 def read_image(path):
-  """A photo as `[H, W, 3]` uint8 RGB, turned upright by its EXIF orientation.
+  """A photo as `[H, W, 3]` uint8 RGB, turned upright by its EXIF orientation
+  (`aign_tf.core.imaging.read_image`, the decoder every path uses).
 
   Raises:
     errors.DataError: the file is missing or not an image Pillow can read (names the file).
   """
-  try:
-    with Image.open(path) as image:
-      image = ImageOps.exif_transpose(image)
-      return as_rgb(image.convert("RGB"), path)
-  except FileNotFoundError as e:
-    raise errors.DataError(f"{path}: no such file") from e
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    raise errors.DataError(f"{path}: not an image Pillow can read ({e})") from e
+  return as_rgb(imaging.read_image(path), path)
 
 
 def frame_files(folder):

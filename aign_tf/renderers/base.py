@@ -35,14 +35,14 @@ class RenderOutput(collections.namedtuple("RenderOutput", ["rendered", "weights"
 
 
 def soft_floor(values, floor, name="soft_floor"):
-  """A depth safe to divide by: `values` above `floor`, floor * exp((v - floor) / floor)
-  below it.
+  """A depth safe to divide by: `values` above `floor`, floor^2 / (2 floor - v) below it.
 
   Unlike `tf.maximum(values, floor)`, which zeroes the gradient of every clamped value, the
   gradient stays positive (so a point near or behind the camera is pushed back in front) and
   is continuous at `floor` (value and slope 1 match); above `floor` values and gradients
-  are exactly those of `values`, so results there do not change. The exponential sees
-  min(values, floor) only, so no branch can overflow into a NaN gradient.
+  are exactly those of `values`, so results there do not change. Below `floor` the value
+  lies in (0, floor] and never underflows; the lower branch sees min(values, floor) only,
+  so its denominator is at least `floor` and no branch can overflow into a NaN gradient.
 
   Args:
     values: float tensor of any shape (e.g. depths `[A1, ..., An, 1]`).
@@ -55,7 +55,7 @@ def soft_floor(values, floor, name="soft_floor"):
   with tf.name_scope(name):
     values = tf.convert_to_tensor(values)
     floor = tf.cast(floor, values.dtype)
-    below = floor * tf.exp((tf.minimum(values, floor) - floor) / floor)
+    below = tf.square(floor) / (2.0 * floor - tf.minimum(values, floor))
     return tf.where(values > floor, values, below)
 
 

@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.core import skeleton
 from aign_tf.data import pose
 from aign_tf.data.mocap import procedural
-from aign_tf.core import skeleton
 from aign_tf.renderers import projection
 
 

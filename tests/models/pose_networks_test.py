@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
-from aign_tf.data.mocap import procedural
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import procedural
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 

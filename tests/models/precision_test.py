@@ -6,15 +6,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
 from aign_tf import errors
+from aign_tf import runs
 from aign_tf import testing
+from aign_tf.models import precision
 from aign_tf.renderers import downsample
 from aign_tf.tasks import toy
-from aign_tf import config
 from aign_tf.train import evaluation
-from aign_tf.models import precision
 from aign_tf.train import trainer
 
 
@@ -156,8 +155,7 @@ class MixedTrainingTest(testing.TestCase):
 
 class TaskConfigsTest(testing.TestCase):
 
-  @testing.parameterized.parameters("pose.gin", "sfm.gin", "faces_sr.gin",
-                                    "faces_inpaint.gin")
+  @testing.parameterized.parameters(*testing.task_gin_files())
   def test_task_trains_under_mixed_bfloat16(self, gin_file):
     config.parse([os.path.join(testing.GIN_DIR, gin_file),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],

@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
-from aign_tf.data.mocap import procedural
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import procedural
 from aign_tf.objectives import pose
 
 

@@ -77,7 +77,7 @@ class SoftFloorTest(testing.TestCase):
     self.assertTrue(np.all(np.diff(out) > 0))  # Monotonic: order of depths is kept.
 
   def test_soft_floor_gradient_is_positive_and_finite_everywhere(self):
-    values = tf.constant([-5e-3, -1e-3, 0.0, 1e-3, 1.0, 1e6])
+    values = tf.constant([-5.0, -1e-3, 0.0, 1e-3, 1.0, 1e6])
     with tf.GradientTape() as tape:
       tape.watch(values)
       out = base.soft_floor(values, 1e-3)

@@ -7,10 +7,8 @@ raise NotImplementedError are skipped with a reason, so tasks landing later are 
 without editing this file.
 """
 
-import glob
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -18,31 +16,19 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from aign_tf.core import files  # pylint: disable=g-import-not-at-top
-
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
 from aign_tf import errors
+from aign_tf import runs
 from aign_tf import testing
+from aign_tf.core import files
 from aign_tf.serving import export
 from aign_tf.serving import model_config
 from aign_tf.serving import testing as serving_testing
 from aign_tf.tasks import toy
-from aign_tf import config
 from aign_tf.train import trainer
 
 
-def task_gin_files():
-  """gin/<task>.gin files: those including only base.gin (variants include a task file)."""
-  found = []
-  for path in sorted(glob.glob(os.path.join(testing.GIN_DIR, "*.gin"))):
-    if os.path.basename(path) == "base.gin":
-      continue
-    with open(path) as f:
-      includes = re.findall(r"^\s*include\s+['\"]([^'\"]+)['\"]", f.read(), re.M)
-    if all(os.path.basename(i) == "base.gin" for i in includes):
-      found.append(os.path.basename(path))
-  return found
+task_gin_files = testing.task_gin_files
 
 
 # Loads SavedModels with TensorFlow only and calls every signature on saved inputs; one

@@ -17,8 +17,8 @@ from aign_tf.data.mocap import keypoints2d
 from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
 from aign_tf.detectors import images
-from aign_tf.serving import pose_video
 from aign_tf.detectors import testing as detector_testing
+from aign_tf.serving import pose_video
 
 
 def _shifted(image, pixels):

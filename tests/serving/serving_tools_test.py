@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from aign_tf import config
 from aign_tf import testing
 from aign_tf.serving import client as client_lib
 from aign_tf.serving import export
@@ -18,7 +19,6 @@ from aign_tf.serving import model_config
 from aign_tf.serving import repository
 from aign_tf.serving import server
 from aign_tf.serving import testing as serving_testing
-from aign_tf import config
 from aign_tf.train import trainer
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -10,11 +10,11 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from aign_tf import config
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.serving import export
 from aign_tf.serving import tflite
-from aign_tf import config
 from aign_tf.train import trainer
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from aign_tf import testing
-from aign_tf.data.mocap import keypoints2d
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import keypoints2d
 from aign_tf.tasks import pose_pictures
 
 

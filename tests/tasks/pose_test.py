@@ -6,8 +6,8 @@ import tensorflow as tf
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.core import keys
-from aign_tf.data.mocap import procedural
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import procedural
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 from aign_tf.tasks import pose

@@ -6,14 +6,13 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
+from aign_tf import runs
 from aign_tf import testing
 from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.tasks import base
 from aign_tf.tasks import sfm
-from aign_tf import config
 from aign_tf.train import evaluation
 from aign_tf.train import trainer
 

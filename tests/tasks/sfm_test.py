@@ -9,11 +9,10 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.core import imaging
 from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.models import sfm_networks
-from aign_tf.core import imaging
-from aign_tf.data import sfm as sfm_data
 from aign_tf.objectives import sfm as sfm_objectives
 from aign_tf.tasks import sfm
 from aign_tf.tasks import sfm_metrics

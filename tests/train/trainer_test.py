@@ -6,17 +6,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from aign_tf.train import loop  # pylint: disable=g-import-not-at-top
-
-from aign_tf.train import history  # pylint: disable=g-import-not-at-top
-
-from aign_tf import runs  # pylint: disable=g-import-not-at-top
-
+from aign_tf import config
 from aign_tf import errors
+from aign_tf import runs
 from aign_tf import testing
 from aign_tf.tasks import toy
-from aign_tf import config
 from aign_tf.train import evaluation
+from aign_tf.train import history as history_lib
+from aign_tf.train import loop
 from aign_tf.train import trainer
 
 
@@ -60,8 +57,8 @@ class TrainerTest(testing.TestCase):
       f.write('{"step": 2, "train_seco')  # a line cut short by a kill is ignored
     with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       first = json.loads(f.readline())["train_seconds"]
-    self.assertAllClose(history.previous_train_seconds(model_dir, 2), first)
-    self.assertEqual(history.previous_train_seconds(model_dir, 1), 0.0)
+    self.assertAllClose(history_lib.previous_train_seconds(model_dir, 2), first)
+    self.assertEqual(history_lib.previous_train_seconds(model_dir, 1), 0.0)
     run(model_dir, 4)
     with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       lines = f.read().splitlines()

@@ -20,8 +20,8 @@ import os
 import numpy as np
 
 from aign_tf import errors
-from aign_tf.data.mocap import kinematics
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import kinematics
 
 
 def _read(path, kind):

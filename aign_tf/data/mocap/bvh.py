@@ -14,8 +14,8 @@ import os
 import numpy as np
 
 from aign_tf import errors
-from aign_tf.data.mocap import kinematics
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import kinematics
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254}
 _AXES = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}

@@ -14,8 +14,8 @@ import os
 import numpy as np
 
 from aign_tf import errors
-from aign_tf.data.mocap import kinematics
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import kinematics
 
 _S = 0.25
 # name, parent, offset (parent frame), field: ("quat", start) / ("angle", start) / None.

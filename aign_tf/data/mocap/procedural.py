@@ -15,8 +15,8 @@ x_c = x_p + G_c o_c, where o_c is the rest-pose bone vector (standing, arms down
 
 import numpy as np
 
-from aign_tf.data.mocap import kinematics
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import kinematics
 
 MOTIONS = ("walk", "run", "squat", "wave", "reach", "jacks", "bend", "kick", "box", "idle")
 _DOWN, _UP = np.array([0.0, -1.0, 0.0]), np.array([0.0, 1.0, 0.0])

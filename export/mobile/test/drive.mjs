@@ -3,8 +3,10 @@
 //
 //   node drive.mjs <page url> <image file> <result.json> <screenshot.png> [benchmark runs]
 //
-// result.json: {state, status, last (input/mask/output arrays from window.faceDemo),
-// canvas (RGBA pixels of the "after" canvas), benchmark (ms per model run), console}.
+// result.json: {state, status, faces (BlazeFace's, in photo pixels), last (aligned crop,
+// input/mask/output arrays from window.faceDemo), canvas (RGBA pixels of the "after"
+// canvas), photo (the "photo with the face replaced" canvas as a PNG data URL), benchmark
+// (ms per model run), timings (ms from choosing the photo to the result), console}.
 import {writeFileSync} from 'node:fs';
 import {chromium} from 'playwright-core';
 
@@ -40,14 +42,18 @@ try {
   await settled(['ready', 'error']);
   let result = {};
   if ((await status.getAttribute('data-state')) === 'ready') {
+    const start = Date.now();
     await page.setInputFiles('#imageFile', image);
     await settled(['done', 'error']);
+    result.timings = {photoToResultMs: Date.now() - start};
   }
   const state = await status.getAttribute('data-state');
   result.state = state;
   result.status = await status.textContent();
   if (state === 'done') {
     result.last = await page.evaluate(() => window.faceDemo.last);
+    result.faces = await page.evaluate(() => window.faceDemo.faces);
+    result.photo = await page.evaluate(() => document.getElementById('photo').toDataURL());
     result.canvas = await page.evaluate(() => {
       const c = document.getElementById('after');
       return {width: c.width, height: c.height,

@@ -6,8 +6,8 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data.mocap import asf_amc
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import asf_amc
 
 # The CMU skeleton's bones needed by the mapping, in a simplified tree: name, parent,
 # direction, length (file units; length 0.0254 m per unit with `:units length 1`).

@@ -6,8 +6,8 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data.mocap import bvh
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import bvh
 
 # A three-joint chain: Hips (6 channels) -> Spine (offset 10 cm up) -> Head (10 cm up).
 CHAIN = """HIERARCHY

@@ -8,8 +8,8 @@ import numpy as np
 
 from aign_tf import errors
 from aign_tf import testing
-from aign_tf.data.mocap import deepmimic
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import deepmimic
 
 IDENTITY = [1.0, 0.0, 0.0, 0.0]
 

@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.core import skeleton
 from aign_tf.data.mocap import intrinsics
 from aign_tf.data.mocap import keypoints2d
-from aign_tf.core import skeleton
 
 COCO_L_HIP, COCO_R_HIP, COCO_L_EAR, COCO_L_WRIST = 11, 12, 3, 9
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 from aign_tf import testing
-from aign_tf.data.mocap import procedural
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import procedural
 
 
 class ProceduralTest(testing.TestCase):
