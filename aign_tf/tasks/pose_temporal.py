@@ -29,9 +29,9 @@ import tensorflow as tf
 from aign_tf import errors
 from aign_tf.core import keys
 from aign_tf.core import skeleton
-from aign_tf.data.mocap import temporal
 from aign_tf.data import pipeline
 from aign_tf.data import pose as pose_data
+from aign_tf.data.mocap import temporal
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 from aign_tf.tasks import base

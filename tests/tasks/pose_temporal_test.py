@@ -7,8 +7,8 @@ import tensorflow as tf
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.core import keys
-from aign_tf.data.mocap import temporal as temporal_data
 from aign_tf.data import pose as pose_data
+from aign_tf.data.mocap import temporal as temporal_data
 from aign_tf.models import pose_networks
 from aign_tf.models import temporal
 from aign_tf.tasks import pose
