@@ -5,6 +5,9 @@
     # Also lift to 3D with the pose model served by tools/serve.py (or TF Serving):
     python tools/pose_video.py --input=clip.mp4 --output_dir=out/clip \
         --server=http://127.0.0.1:8501 --model=pose
+    # ... smoothed over time (Savitzky-Golay; --smooth=one_euro for the causal filter):
+    python tools/pose_video.py --input=clip.mp4 --output_dir=out/clip \
+        --server=http://127.0.0.1:8501 --model=pose --smooth=savgol
 
 Writes keypoints/<frame>.json (the pose task's keypoint JSON), keypoints_2d.json (all
 frames), frames/<frame>.png and skeleton.gif (the 2D skeleton drawn), summary.json and,
@@ -29,6 +32,11 @@ flags.DEFINE_string("server", None, "URL of a TF-Serving-compatible server with 
 flags.DEFINE_string("model", "pose", "The pose model's name on --server.")
 flags.DEFINE_bool("gif", True, "Also write skeleton.gif.")
 flags.DEFINE_float("gif_fps", None, "GIF frame rate (default: the video's / step, else 10).")
+flags.DEFINE_enum("smooth", None, ["savgol", "one_euro"], "With --server: filter the 3D "
+                  "outputs over time (savgol: whole videos, no lag; one_euro: causal, for "
+                  "live use); the per-frame outputs stay in joints_3d_per_frame.json.")
+flags.DEFINE_float("smooth_fps", None, "Frame rate for --smooth (default: the video's / "
+                   "step, else 30).")
 flags.DEFINE_string("detector_dir", None, "Folder with the detector .tflite files (default: "
                     "the fetched cache).")
 FLAGS = flags.FLAGS
@@ -41,7 +49,7 @@ def _run():
   return pose_video.run(FLAGS.input, FLAGS.output_dir, fov_degrees=FLAGS.fov_degrees,
                         step=FLAGS.step, max_frames=FLAGS.max_frames, server=FLAGS.server,
                         model=FLAGS.model, gif=FLAGS.gif, gif_fps=FLAGS.gif_fps,
-                        detector=detector)
+                        detector=detector, smooth=FLAGS.smooth, smooth_fps=FLAGS.smooth_fps)
 
 
 def main(argv):

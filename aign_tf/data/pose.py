@@ -41,6 +41,7 @@ from aign_tf.data.mocap import deepmimic
 from aign_tf.data.mocap import h36m
 from aign_tf.data.mocap import kinematics
 from aign_tf.data.mocap import procedural
+from aign_tf.data.mocap import temporal
 
 SPLITS = ("memory", "train", "eval")
 CANONICAL = "canonical"
@@ -288,3 +289,97 @@ def memory_poses(poses, frame, cameras=None):
     return np.einsum("nij,nkj->nki", cameras["rotation"],
                      skeleton.root_relative(poses)).astype(np.float32)
   raise errors.ConfigError(f"memory frame must be 'canonical' or 'camera', got {frame!r}")
+
+
+def sequence_views(clips, camera_sampler, rng, segment_frames=64, noise_px=0.0, dropout=0.0,
+                   offset=0):
+  """Views clips as videos: one camera per segment of consecutive frames (issue 17).
+
+  `observe` gives every pose its own camera; here each clip is cut into segments of
+  `segment_frames` frames (boundaries shifted by `offset` frames; a clip's first and last
+  segments may be shorter) and each segment is seen by one sampled camera, with pixel noise
+  and joint dropout drawn independently per frame (a detector's frame-to-frame noise).
+
+  Args:
+    clips: dict name -> `[T, 17, 3]` world poses.
+    camera_sampler: a `CameraSampler`.
+    rng: a NumPy `Generator`.
+    segment_frames: frames per camera.
+    noise_px, dropout: as in `observe`.
+    offset: shifts the segment boundaries (several passes over the same clips).
+
+  Returns:
+    (views, names): `observe`'s dict plus "clip" `[N]` (index into `names`) and "segment"
+    `[N]` (runs of consecutive frames, numbered in order), frames in clip order.
+  """
+  if segment_frames < 1:
+    raise errors.ConfigError(f"segment_frames must be >= 1, got {segment_frames}")
+  poses, clip_index, names = stack_clips(clips)
+  position = np.concatenate([np.arange(len(clips[n])) for n in names])
+  key = clip_index.astype(np.int64) * (len(poses) + segment_frames + 1) + (
+      (position + int(offset) % segment_frames) // segment_frames)
+  _, segment = np.unique(key, return_inverse=True)
+  segment = segment.reshape(-1)
+  cameras = camera_sampler.sample(int(segment.max()) + 1, rng)
+  views = observe(poses, {k: v[segment] for k, v in cameras.items()}, rng, noise_px, dropout)
+  views["clip"] = clip_index.astype(np.int32)
+  views["segment"] = segment.astype(np.int32)
+  return views, names
+
+
+def clip_windows(frames, segment, width):
+  """Windows of consecutive frames centred on every frame, within its segment.
+
+  Frame t's window is frames t - h ... t + h (h = (width - 1) / 2) of its own segment, the
+  segment's first or last frame repeated past its ends (VideoPose3D's edge padding, Pavllo
+  et al. 2019).
+
+  Args:
+    frames: `[N, ...]` per-frame arrays, segments as runs of consecutive rows.
+    segment: `[N]` segment ids.
+    width: odd window length.
+
+  Returns:
+    `[N, width, ...]`.
+
+  Raises:
+    errors.ConfigError: an even or non-positive width.
+    errors.DataError: lengths differ, or a segment's frames are not consecutive.
+  """
+  width = int(width)
+  if width < 1 or width % 2 == 0:
+    raise errors.ConfigError(f"clip window width must be odd and positive, got {width}")
+  frames = np.asarray(frames)
+  if len(frames) != len(segment):
+    raise errors.DataError(f"clip_windows: {len(frames)} frames but {len(segment)} segment "
+                           "ids")
+  first = np.empty(len(frames), np.int64)
+  last = np.empty(len(frames), np.int64)
+  for start, stop in temporal.segment_runs(segment):
+    first[start:stop], last[start:stop] = start, stop - 1
+  half = width // 2
+  index = np.arange(len(frames))[:, None] + np.arange(-half, half + 1)[None, :]
+  return frames[np.clip(index, first[:, None], last[:, None])]
+
+
+def window_views(clips, camera_sampler, rng, width, noise_px=0.0, dropout=0.0):
+  """Windows of `width` frames centred on every frame, each window seen by its own camera.
+
+  Training examples for a temporal lifter: as many cameras as windows (one camera per
+  video segment, `sequence_views`, would give a few dozen per clip). Windows are
+  edge-padded at the ends of a clip (`clip_windows`); pixel noise and dropout are drawn
+  per frame.
+
+  Returns:
+    (views, names): `observe`'s dict with every array `[N, width, ...]` (one row per frame
+    of the clips, in clip order), plus "clip" `[N]`.
+  """
+  poses, clip_index, names = stack_clips(clips)
+  windows = clip_windows(poses, clip_index, width)
+  cameras = camera_sampler.sample(len(windows), rng)
+  flat = observe(windows.reshape((-1,) + windows.shape[2:]),
+                 {k: np.repeat(v, width, axis=0) for k, v in cameras.items()}, rng,
+                 noise_px, dropout)
+  views = {k: v.reshape((len(windows), width) + v.shape[1:]) for k, v in flat.items()}
+  views["clip"] = clip_index.astype(np.int32)
+  return views, names

@@ -11,7 +11,9 @@
   frames/<frame>.png      the frame with the 2D skeleton drawn on it
   skeleton.gif            the drawn frames as an animation (Pillow; larger side <= 480 px)
   joints_3d.json          with a server: the pose model's outputs for every frame
-                          ({"frames": [...], "joints_3d": [N, 17, 3], ...})
+                          ({"frames": [...], "joints_3d": [N, 17, 3], ...}); with
+                          `smooth`, smoothed over time ("smoothing" says how) and the
+                          per-frame outputs kept in joints_3d_per_frame.json
   summary.json            frames read, frames with a person, the detector and the camera
 
 Keypoints are BlazePose's (`blazepose.PoseTracker`: one person, the region follows the last
@@ -23,6 +25,13 @@ phone's main camera in landscape is ~60-70 degrees, a webcam ~60-78): square pix
 principal point at the image centre, f = (W / 2) / tan(fov / 2). The 3D model sees
 normalised coordinates ((u - cx) / f, (v - cy) / f), so a wrong field of view mostly rescales
 the estimated distance to the camera.
+
+Smoothing (`smooth="savgol"` or `"one_euro"`, `aign_tf.data.mocap.temporal`): per-frame
+lifting jitters because the detector's noise differs from frame to frame. The 3D outputs
+("joints_3d", "camera_translation", "root_depth") are filtered over each run of consecutive
+frames with a person (a frame without one starts a new run). Savitzky-Golay is for whole
+videos (no lag; its window, tuned at 15 fps, is scaled to the video's frame rate); One-Euro
+is causal, what a live stream could use. experiments/pose_temporal.py measures both.
 
 Nothing is half-written: everything goes to a sibling folder that replaces `output_dir` at
 the end; on an error it is removed and `output_dir` is left as it was.
@@ -40,11 +49,13 @@ from PIL import ImageDraw
 
 from aign_tf import errors
 from aign_tf.core import skeleton
+from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
 from aign_tf.detectors import images
 
 DEFAULT_FOV_DEGREES = 60.0
 DEFAULT_GIF_FPS = 10.0
+DEFAULT_SMOOTH_FPS = 30.0
 GIF_MAX_SIDE = 480
 # Drawing colours: the person's left side, right side, the middle.
 LEFT, RIGHT, MIDDLE = (40, 120, 255), (255, 70, 40), (40, 220, 90)
@@ -138,8 +149,45 @@ def lift(server, model, keypoints_path, output_path, names):
                                **client_lib.jsonable(outputs)})
 
 
+def smooth_outputs(outputs, names, read, method, fps):
+  """Filters the lifted outputs over time (module doc).
+
+  Args:
+    outputs: dict name -> `[N, ...]` arrays, one row per frame in `names`.
+    names: the frames with a person, in order (a subsequence of `read`).
+    read: every frame read, in order.
+    method: "savgol" or "one_euro".
+    fps: frame rate of the frames read.
+
+  Returns:
+    (smoothed outputs, a dict describing the filter).
+  """
+  position = {name: i for i, name in enumerate(read)}
+  index = np.array([position[n] for n in names])
+  # Runs of consecutive frames: a frame without a person starts a new segment.
+  segment = np.cumsum(np.concatenate([[0], np.diff(index) != 1]))
+  if method == temporal.SAVGOL:
+    params = {"window": temporal.savgol_window(fps),
+              "polyorder": temporal.SAVGOL_POLYORDER}
+  elif method == temporal.ONE_EURO:
+    params = {"fps": fps, "min_cutoff": temporal.ONE_EURO_MIN_CUTOFF,
+              "beta": temporal.ONE_EURO_BETA, "d_cutoff": temporal.ONE_EURO_D_CUTOFF}
+  else:
+    raise errors.ConfigError(f"smooth must be one of {temporal.METHODS}, got {method!r}")
+  smoothed = dict(outputs)
+  for name in ("joints_3d", "camera_translation"):
+    if name in outputs:
+      values = np.asarray(outputs[name], np.float64)
+      smoothed[name] = temporal.smooth_segments(values, segment, method, **params).astype(
+          np.float32)
+  if "root_depth" in outputs and "camera_translation" in outputs:
+    smoothed["root_depth"] = smoothed["camera_translation"][:, 2]
+  return smoothed, {"method": method, **params}
+
+
 def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_frames=None,
-        server=None, model="pose", gif=True, gif_fps=None, detector=None):
+        server=None, model="pose", gif=True, gif_fps=None, detector=None, smooth=None,
+        smooth_fps=None):
   """Detects one person's 2D pose in every frame and writes the files of the module doc.
 
   Args:
@@ -153,6 +201,8 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
     gif: also write `skeleton.gif`.
     gif_fps: its frame rate (default: the video's divided by `step`, else 10).
     detector: a `blazepose.PoseDetector` (default: a new one).
+    smooth: None, "savgol" or "one_euro": filter the 3D outputs over time (module doc).
+    smooth_fps: the frames' rate for smoothing (default: the video's / step, else 30).
 
   Returns:
     The summary dict (also written as summary.json).
@@ -163,6 +213,8 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
   """
   if step < 1:
     raise errors.ConfigError(f"step must be >= 1, got {step}")
+  if smooth is not None and smooth not in temporal.METHODS:
+    raise errors.ConfigError(f"smooth must be one of {temporal.METHODS}, got {smooth!r}")
   frames, fps = _frames(input_path, step, max_frames)
   output_dir = os.path.abspath(output_dir)
   parent = os.path.dirname(output_dir)
@@ -179,8 +231,17 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
       pictures[0].save(os.path.join(staging, "skeleton.gif"), save_all=True,
                        append_images=pictures[1:], duration=round(1000 / rate), loop=0)
     if server:
-      lift(server, model, os.path.join(staging, "keypoints_2d.json"),
-           os.path.join(staging, "joints_3d.json"), names)
+      raw = "joints_3d_per_frame.json" if smooth else "joints_3d.json"
+      outputs = lift(server, model, os.path.join(staging, "keypoints_2d.json"),
+                     os.path.join(staging, raw), names)
+      if smooth:
+        rate = smooth_fps or (fps / step if fps else DEFAULT_SMOOTH_FPS)
+        outputs, how = smooth_outputs(outputs, names, summary["frames_read"], smooth, rate)
+        _write_json(os.path.join(staging, "joints_3d.json"),
+                    {"frames": names, "layout": "h36m17", "smoothing": how,
+                     **{k: np.asarray(v).tolist() for k, v in outputs.items()}})
+        summary["smoothing"] = how
+        summary["joints_3d_per_frame"] = raw
       summary["joints_3d"] = "joints_3d.json"
     _write_json(os.path.join(staging, "summary.json"), summary)
     if os.path.exists(output_dir):

@@ -14,6 +14,7 @@ import skimage.data
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.data.mocap import keypoints2d
+from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
 from aign_tf.detectors import images
 from aign_tf.detectors import testing as detector_testing
@@ -171,6 +172,56 @@ class PoseVideoTest(testing.TestCase):
     np.testing.assert_allclose(np.asarray(joints["joints_3d"])[..., :2], read["keypoints_2d"],
                                atol=1e-6)
     self.assertFalse(os.path.exists(os.path.join(out, "skeleton.gif")))
+
+  def test_smoothed_lift_through_a_server(self):
+    folder = os.path.join(self.dir, "smooth_frames")
+    os.makedirs(folder)
+    for i, shift in enumerate((8, 16, 24, 32, 40)):
+      Image.fromarray(_shifted(self.image, shift)).save(os.path.join(folder, f"f{i}.png"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StubPoseServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+      out = os.path.join(self.dir, "smooth_out")
+      summary = pose_video.run(folder, out, detector=self.detector, gif=False,
+                               server=f"http://127.0.0.1:{server.server_address[1]}",
+                               smooth="savgol", smooth_fps=15.0)
+    finally:
+      server.shutdown()
+      server.server_close()
+    self.assertEqual(summary["smoothing"]["method"], "savgol")
+    with open(os.path.join(out, "joints_3d.json")) as f:
+      smoothed = json.load(f)
+    with open(os.path.join(out, "joints_3d_per_frame.json")) as f:
+      raw = json.load(f)
+    self.assertEqual(smoothed["frames"], ["f0", "f1", "f2", "f3", "f4"])
+    self.assertEqual(smoothed["smoothing"]["window"], temporal.SAVGOL_WINDOW)  # at 15 fps
+    # The stub returns (x, y, 1) of the keypoints: smoothing keeps the shape and the mean
+    # position, and takes out frame-to-frame jitter.
+    smoothed, raw = np.asarray(smoothed["joints_3d"]), np.asarray(raw["joints_3d"])
+    self.assertEqual(smoothed.shape, raw.shape)
+    self.assertAllClose(smoothed.mean(axis=0), raw.mean(axis=0), atol=1e-4)
+    self.assertLess(temporal.jitter_mm(smoothed), temporal.jitter_mm(raw))
+
+  def test_smooth_outputs_restarts_after_frames_without_a_person(self):
+    t = np.arange(12, dtype=np.float64)
+    joints = np.broadcast_to(0.1 * t[:, None, None], (12, 17, 3)).copy()
+    joints[7:] += 5.0  # frames after the gap are far away: no blending across it
+    joints[3, 3, 0] += 0.2  # one jittery joint
+    outputs = {"joints_3d": joints, "camera_translation": np.stack([t, t, 3 + t], -1),
+               "root_depth": 3 + t}
+    read = [f"f{i}" for i in range(13)]
+    names = read[:7] + read[8:]  # f7 had no person: segments of 7 and 5 frames
+    smoothed, how = pose_video.smooth_outputs(outputs, names, read, "savgol", 15.0)
+    self.assertEqual(how, {"method": "savgol", "window": temporal.SAVGOL_WINDOW,
+                           "polyorder": temporal.SAVGOL_POLYORDER})
+    self.assertAllClose(smoothed["joints_3d"][7:], joints[7:], atol=1e-5)  # a line stays
+    self.assertLess(abs(smoothed["joints_3d"][3, 3, 0] - 0.3), 0.1)  # the spike shrinks
+    self.assertAllClose(smoothed["root_depth"], smoothed["camera_translation"][:, 2])
+    _, how = pose_video.smooth_outputs(outputs, names, read, "one_euro", 30.0)
+    self.assertEqual(how["fps"], 30.0)
+    with self.assertRaisesRegex(errors.ConfigError, "smooth"):
+      pose_video.run(os.path.join(self.dir, "x.png"), self.dir, smooth="kalman")
 
 
 def _has_av():
