@@ -54,6 +54,8 @@ import time
 from absl import app
 from absl import flags
 
+from aign_tf.core import machine
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 flags.DEFINE_string("model_dir", None, "A trained run to export (default: faces_sr, 1 step).")
@@ -196,7 +198,7 @@ def main(argv):
     if signature not in signatures:
       signatures.append(signature)
 
-  peak = matmul_peak_gflops(tf)
+  peak = machine.matmul_peak_gflops()
   command = [sys.executable, os.path.join(REPO, "tools", "serve.py"),
              f"--model_config_file={export_base}/models.config", "--rest_api_port=0",
              "--port=0", "--file_system_poll_wait_seconds=0",
@@ -283,22 +285,6 @@ def main(argv):
                  "matmul_peak_gflops": peak, "signatures": results, "fuzz": fuzz}, f,
                 indent=2)
 
-
-def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
-  """Best fp32 matmul rate over a few sizes, in GFLOP/s (as benchmarks/train_throughput.py
-  measures it)."""
-  best = 0.0
-  for n in sizes:
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-      product(a, b).numpy()
-    seconds = (time.perf_counter() - start) / repeats
-    best = max(best, 2.0 * n ** 3 / seconds / 1e9)
-  return best
 
 
 def make_grpc_call(host, grpc_port, name, signature, kwargs):

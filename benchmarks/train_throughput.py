@@ -31,6 +31,8 @@ import time
 from absl import app
 from absl import flags
 
+from aign_tf.core import machine
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 flags.DEFINE_multi_string("gin_file", None, "Task gin files (default: gin/*.gin).")
@@ -44,21 +46,6 @@ flags.DEFINE_bool("compare_jit", True, "Also time the cached full step under XLA
                   "(jit_compile=True), to justify the default (off).")
 FLAGS = flags.FLAGS
 
-
-def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
-  """Best fp32 matmul rate over a few sizes, in GFLOP/s."""
-  best = 0.0
-  for n in sizes:
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-      product(a, b).numpy()
-    seconds = (time.perf_counter() - start) / repeats
-    best = max(best, 2.0 * n ** 3 / seconds / 1e9)
-  return best
 
 
 def count_flops(tf, concrete_function):
@@ -190,7 +177,7 @@ def main(argv):
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   gin_files = FLAGS.gin_file or sorted(
       f for f in glob.glob(os.path.join(repo, "gin", "*.gin")) if _is_task_default(f))
-  peak = matmul_peak_gflops(tf)
+  peak = machine.matmul_peak_gflops()
   rows = [benchmark(f, FLAGS.steps) for f in gin_files]
   print(f"TensorFlow {tf.__version__}; fp32 matmul peak {peak:.1f} GFLOP/s; "
         f"{FLAGS.steps} timed steps each; TF_ENABLE_ONEDNN_OPTS="

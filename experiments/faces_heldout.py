@@ -32,6 +32,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from aign_tf.core import machine
+
 flags.DEFINE_string("out_dir", "/tmp/faces_heldout", "Runs and results.json go here.")
 flags.DEFINE_string("cache_dir", None, "Sample cache (default: $AIGN_TF_CACHE or ~/.cache).")
 flags.DEFINE_integer("sr_steps", 400, "Generator steps of the SR run.")
@@ -147,21 +149,6 @@ def part_inpaint(results):
   print(f"[inpaint] {results['inpaint']}", flush=True)
 
 
-def matmul_peak(sizes=(1024, 2048), repeats=10):
-  """The fp32 matmul peak in GFLOP/s, measured as benchmarks/train_throughput.py does (its
-  module defines flags of the same names, so it is not imported)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  best = 0.0
-  for n in sizes:
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-      product(a, b).numpy()
-    best = max(best, 2.0 * n ** 3 / ((time.perf_counter() - start) / repeats) / 1e9)
-  return best
-
 
 def table(results):
   lines = ["| task (held-out people) | model | baseline | other baseline |", "|---|---|---|---|"]
@@ -195,7 +182,7 @@ def main(argv):
       results = json.load(f)
   results.update({"data": "real samples" if real else "procedural (samples not fetched)",
              "roles": roles, "batch_size": FLAGS.batch_size,
-             "matmul_peak_gflops": matmul_peak()})
+             "matmul_peak_gflops": machine.matmul_peak_gflops()})
   print(f"[data] {results['data']}: {roles}; fp32 matmul peak "
         f"{results['matmul_peak_gflops']:.0f} GFLOP/s", flush=True)
   for part in FLAGS.parts:

@@ -39,6 +39,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from aign_tf.core import machine
+
 flags.DEFINE_string("output_dir", "/tmp/pose_temporal", "Runs and results go here.")
 flags.DEFINE_enum("source", "auto", ["auto", "samples", "embedded"], "Pose clips.")
 flags.DEFINE_integer("train_steps", 4000, "Generator steps per run.")
@@ -54,19 +56,6 @@ SAVGOL_GRID = {"window": (5, 7, 9, 11, 13, 15, 17, 21), "polyorder": (1, 2, 3)}
 ONE_EURO_GRID = {"min_cutoff": (0.3, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0),
                  "beta": (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)}
 
-
-def matmul_peak_gflops(tf, sizes=(1024, 2048), repeats=10):
-  """Best fp32 matmul rate in GFLOP/s (as benchmarks/train_throughput.py measures it)."""
-  best = 0.0
-  for n in sizes:
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-      product(a, b).numpy()
-    best = max(best, 2.0 * n ** 3 / ((time.perf_counter() - start) / repeats) / 1e9)
-  return best
 
 
 def train_run(name):
@@ -201,7 +190,7 @@ def main(argv):
   results = {"savgol": savgol_params, "one_euro": one_euro_params, "step": steps,
              "frames": len(splits["eval"][keys.TARGET]),
              "segments": int(len(set(splits["eval"][pose_temporal.SEGMENT].tolist())))}
-  peak = matmul_peak_gflops(tf)
+  peak = machine.matmul_peak_gflops()
   for split in ("train", "eval"):
     table = evaluate_rows(splits[split], *predictions[split], savgol_params, one_euro_params)
     results[split] = table
