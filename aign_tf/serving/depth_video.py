@@ -453,7 +453,7 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
     errors.DataError: a missing or undecodable input, fewer than 2 frames.
     errors.ConfigError: bad model, intrinsics, field of view or options (named).
   """
-  # Arguments first, then the input, then the model: cheap failures come first.
+  # Arguments, then the input, then the model: cheap failures first.
   if intrinsics is not None and fov_degrees is not None:
     raise errors.ConfigError("give intrinsics or fov_degrees, not both")
   if intrinsics is not None:
@@ -467,9 +467,16 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
     raise errors.ConfigError(f"ply_format must be one of {PLY_FORMATS}, got {ply_format!r}")
   if ply_frame is not None and ply_frame < 0:
     raise errors.ConfigError(f"ply_frame must be >= 0, got {ply_frame}")
+  if (model is None) and (saved_model is None) == (model_dir is None):
+    load_model(saved_model, model_dir)  # Raises, naming both.
+  # The first frame (decoding the input) and the intrinsics are checked before the model
+  # loads, which takes seconds.
   if not os.path.exists(input_path):
     raise errors.DataError(f"{input_path}: no such file or folder")
   fps = None if os.path.isdir(input_path) else images.video_info(input_path)[0]
+  for _, first in images.iter_frames(input_path, 1, 1):
+    if intrinsics is not None:
+      check_frame_intrinsics(intrinsics, first.shape[:2])
   model = model or load_model(saved_model, model_dir)
 
   names, frames, display, camera = read_frames(input_path, model.height, model.width,
