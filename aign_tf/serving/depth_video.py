@@ -60,6 +60,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from aign_tf import errors
+from aign_tf.core import files
 from aign_tf.core import imaging
 from aign_tf.data import frames as frames_data
 from aign_tf.data import sfm as sfm_data
@@ -71,6 +72,8 @@ DISPLAY_WIDTH = 384  # Pictures are enlarged by an integer factor to at least th
 PLY_FORMATS = ("binary", "ascii")
 SFM_INPUTS = ("target_frame", "source_frame", "intrinsics")
 _GAP = 4  # Pixels between the frame and its depth map.
+_ONE_MODEL = ("give the model as saved_model (an export, e.g. export/sfm/1) or model_dir (a "
+              "training directory), exactly one")
 
 
 # Inputs --------------------------------------------------------------------------------------
@@ -253,8 +256,7 @@ def load_run(model_dir):
 def load_model(saved_model=None, model_dir=None):
   """`load_saved_model` or `load_run`: exactly one of the two must be given."""
   if (saved_model is None) == (model_dir is None):
-    raise errors.ConfigError("give the model as saved_model (an export, e.g. export/sfm/1) "
-                             "or model_dir (a training directory), exactly one")
+    raise errors.ConfigError(_ONE_MODEL)
   return load_saved_model(saved_model) if saved_model else load_run(model_dir)
 
 
@@ -428,6 +430,24 @@ def _replace_dir(staging, output_dir):
 
 # The pipeline --------------------------------------------------------------------------------
 
+def _check_options(intrinsics, fov_degrees, step, batch_size, ply_frame, ply_format):
+  """`run`'s options checked; returns (intrinsics `[4]` or None, fov_degrees or None)."""
+  if intrinsics is not None and fov_degrees is not None:
+    raise errors.ConfigError("give intrinsics or fov_degrees, not both")
+  if intrinsics is not None:
+    intrinsics = parse_intrinsics(intrinsics)
+  else:
+    fov_degrees = DEFAULT_FOV_DEGREES if fov_degrees is None else fov_degrees
+    frames_data.fov_intrinsics(1, 1, fov_degrees)  # Raises on a bad field of view.
+  if step < 1 or batch_size < 1:
+    raise errors.ConfigError(f"step and batch_size must be >= 1, got {step}, {batch_size}")
+  if ply_format not in PLY_FORMATS:
+    raise errors.ConfigError(f"ply_format must be one of {PLY_FORMATS}, got {ply_format!r}")
+  if ply_frame is not None and ply_frame < 0:
+    raise errors.ConfigError(f"ply_frame must be >= 0, got {ply_frame}")
+  return intrinsics, (fov_degrees if intrinsics is None else None)
+
+
 def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=None,
         fov_degrees=None, step=1, max_frames=None, ply_frame=0, ply_format="binary",
         gif=True, gif_fps=None, batch_size=8, model=None):
@@ -446,6 +466,9 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
     batch_size: pairs per model call.
     model: an `SfmModel` already loaded (instead of `saved_model` / `model_dir`).
 
+  Every frame is kept in memory at the model's size and at the pictures' size (~0.2 MB per
+  frame for 64 x 192); `max_frames` and `step` bound it for long videos.
+
   Returns:
     The summary dict (also written as summary.json).
 
@@ -454,21 +477,10 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
     errors.ConfigError: bad model, intrinsics, field of view or options (named).
   """
   # Arguments, then the input, then the model: cheap failures first.
-  if intrinsics is not None and fov_degrees is not None:
-    raise errors.ConfigError("give intrinsics or fov_degrees, not both")
-  if intrinsics is not None:
-    intrinsics = parse_intrinsics(intrinsics)
-  else:
-    fov_degrees = DEFAULT_FOV_DEGREES if fov_degrees is None else fov_degrees
-    frames_data.fov_intrinsics(1, 1, fov_degrees)  # Raises on a bad field of view.
-  if step < 1 or batch_size < 1:
-    raise errors.ConfigError(f"step and batch_size must be >= 1, got {step}, {batch_size}")
-  if ply_format not in PLY_FORMATS:
-    raise errors.ConfigError(f"ply_format must be one of {PLY_FORMATS}, got {ply_format!r}")
-  if ply_frame is not None and ply_frame < 0:
-    raise errors.ConfigError(f"ply_frame must be >= 0, got {ply_frame}")
-  if (model is None) and (saved_model is None) == (model_dir is None):
-    load_model(saved_model, model_dir)  # Raises, naming both.
+  intrinsics, fov_degrees = _check_options(intrinsics, fov_degrees, step, batch_size,
+                                           ply_frame, ply_format)
+  if model is None and (saved_model is None) == (model_dir is None):
+    raise errors.ConfigError(_ONE_MODEL)
   # The first frame (decoding the input) and the intrinsics are checked before the model
   # loads, which takes seconds.
   if not os.path.exists(input_path):
@@ -493,13 +505,16 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
       "crop": dict(zip(("top", "left", "height", "width"), map(int, camera.box))),
       "intrinsics": [float(v) for v in camera.original],
       "model_intrinsics": [float(v) for v in camera.intrinsics],
-      "fov_degrees": fov_degrees if intrinsics is None else None,
+      "fov_degrees": fov_degrees,
       "frames_per_second": fps / step if fps else None}
 
   output_dir = os.path.abspath(output_dir)
   parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-", dir=parent)
+  files.make_dirs(parent)
+  try:
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-", dir=parent)
+  except OSError as e:
+    raise files.write_error(parent, e) from e
   try:
     summary["files"] = _write_outputs(staging, names, frames, display, camera, depth,
                                       egomotion, poses, points, ply_frame, ply_format,

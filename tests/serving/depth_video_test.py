@@ -110,6 +110,10 @@ class DepthVideoTest(testing.TestCase):
     np.testing.assert_allclose(points[pixel, :2],
                                [(40 - cx) / fx * points[pixel, 2],
                                 (5 - cy) / fy * points[pixel, 2]], rtol=1e-4)
+    # The NumPy unprojection (for exports without `points`) agrees with the export's.
+    np.testing.assert_allclose(
+        depth_video.unproject(arrays["depth"][2:3], [summary["model_intrinsics"]])[0],
+        points.reshape(32, 64, 3), rtol=1e-4, atol=1e-5)
     self.assertGreater(colours.std(), 10)  # The photo's colours, not a constant.
 
     tum = read_tum(os.path.join(self.out, "trajectory.txt"))
