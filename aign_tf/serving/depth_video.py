@@ -72,6 +72,7 @@ DISPLAY_WIDTH = 384  # Pictures are enlarged by an integer factor to at least th
 PLY_FORMATS = ("binary", "ascii")
 SFM_INPUTS = ("target_frame", "source_frame", "intrinsics")
 _GAP = 4  # Pixels between the frame and its depth map.
+MAX_ARROWS = 30  # Viewing directions drawn in the trajectory plot (every k-th camera).
 _ONE_MODEL = ("give the model as saved_model (an export, e.g. export/sfm/1) or model_dir (a "
               "training directory), exactly one")
 
@@ -372,6 +373,7 @@ def plot_trajectory(path, poses, names):
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   positions = poses[:, :3, 3]
   forward = poses[:, :3, 2]  # The camera's z axis in the first camera's coordinates.
+  arrows = np.arange(0, len(poses), max(1, math.ceil(len(poses) / MAX_ARROWS)))
   span = max(np.ptp(positions, axis=0).max(), 1e-3)
   figure = Figure(figsize=(10, 4.8), dpi=100)
   views = (("from above", 0, 2, 1.0, "x (right)", "z (forward)"),
@@ -380,7 +382,8 @@ def plot_trajectory(path, poses, names):
     axes = figure.add_subplot(1, 2, index + 1)
     u, v = positions[:, a], sign * positions[:, b]
     axes.plot(u, v, "-", color="0.55", lw=1.5, zorder=1)
-    axes.quiver(u, v, forward[:, a], sign * forward[:, b], color="tab:blue", angles="xy",
+    axes.quiver(u[arrows], v[arrows], forward[arrows, a], sign * forward[arrows, b],
+                color="tab:blue", angles="xy",
                 scale_units="xy", scale=1.0 / (0.12 * span), width=0.004, zorder=2)
     axes.scatter(u, v, s=12, c=np.arange(len(u)), cmap="viridis", zorder=3)
     axes.plot(u[0], v[0], "o", ms=9, mfc="none", mec="tab:green", mew=2, zorder=4,
@@ -397,9 +400,9 @@ def plot_trajectory(path, poses, names):
     axes.set_ylabel(ylabel)
     axes.set_title(f"Camera path {title}")
     axes.legend(loc="best", fontsize=8)
-  figure.suptitle(f"{len(positions)} frames, first camera at the origin; arrows: viewing "
-                  "direction; units: the model's depth scale (monocular, up to scale)",
-                  fontsize=9)
+  figure.suptitle(f"{len(positions)} frames, dark to light in time, the first camera at the "
+                  "origin; arrows: viewing direction;\nunits: the model's depth scale "
+                  "(monocular: known up to scale)", fontsize=9)
   figure.tight_layout()
   figure.savefig(path)
 
