@@ -71,8 +71,8 @@ DEFAULT_GIF_FPS = 10.0
 DISPLAY_WIDTH = 384  # Pictures are enlarged by an integer factor to at least this width.
 PLY_FORMATS = ("binary", "ascii")
 SFM_INPUTS = ("target_frame", "source_frame", "intrinsics")
-_GAP = 4  # Pixels between the frame and its depth map.
 MAX_ARROWS = 30  # Viewing directions drawn in the trajectory plot (every k-th camera).
+_GAP = 4  # Pixels between the frame and its depth map.
 _ONE_MODEL = ("give the model as saved_model (an export, e.g. export/sfm/1) or model_dir (a "
               "training directory), exactly one")
 
