@@ -1,8 +1,10 @@
 """File helpers every layer may use: atomic writes (a crash never leaves a half-written
 file), cached arrays, appended lines and digests."""
 
+import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 
 from aign_tf import errors
@@ -95,3 +97,34 @@ def append_line(path, line):
 def text_digest(text):
   """sha256 hex digest (64 digits) of a text, e.g. an operative gin config."""
   return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def staged_folder(output_dir):
+  """Builds a folder atomically: yields a sibling scratch folder to write into, which
+  replaces `output_dir` (and its previous content) when the block ends without an error and
+  is removed when it raises, so `output_dir` is always either as it was or complete.
+
+  Raises:
+    errors.WriteError: the parent folder cannot be written (naming it).
+  """
+  output_dir = os.path.abspath(output_dir)
+  parent = os.path.dirname(output_dir)
+  make_dirs(parent)
+  name = os.path.basename(output_dir)
+  try:
+    staging = tempfile.mkdtemp(prefix=f".{name}-", dir=parent)
+  except OSError as e:
+    raise write_error(parent, e) from e
+  try:
+    yield staging
+    if os.path.exists(output_dir):
+      old = tempfile.mkdtemp(prefix=f".{name}-old-", dir=parent)
+      os.rename(output_dir, os.path.join(old, "previous"))
+      os.rename(staging, output_dir)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.rename(staging, output_dir)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise

@@ -52,8 +52,6 @@ on an error it is removed and `output_dir` is left as it was.
 import json
 import math
 import os
-import shutil
-import tempfile
 
 import numpy as np
 from PIL import Image
@@ -419,18 +417,6 @@ def _write_json(path, value):
     f.write("\n")
 
 
-def _replace_dir(staging, output_dir):
-  """Puts `staging` in the place of `output_dir` (whose previous content is removed)."""
-  parent = os.path.dirname(output_dir)
-  if os.path.exists(output_dir):
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-old-", dir=parent)
-    os.rename(output_dir, os.path.join(old, "previous"))
-    os.rename(staging, output_dir)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    os.rename(staging, output_dir)
-
-
 # The pipeline --------------------------------------------------------------------------------
 
 def _check_options(intrinsics, fov_degrees, step, batch_size, ply_frame, ply_format):
@@ -511,22 +497,11 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
       "fov_degrees": fov_degrees,
       "frames_per_second": fps / step if fps else None}
 
-  output_dir = os.path.abspath(output_dir)
-  parent = os.path.dirname(output_dir)
-  files.make_dirs(parent)
-  try:
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-", dir=parent)
-  except OSError as e:
-    raise files.write_error(parent, e) from e
-  try:
+  with files.staged_folder(output_dir) as staging:
     summary["files"] = _write_outputs(staging, names, frames, display, camera, depth,
                                       egomotion, poses, points, ply_frame, ply_format,
                                       rate if gif else None, fps and fps / step)
     _write_json(os.path.join(staging, "summary.json"), summary)
-    _replace_dir(staging, output_dir)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
   return summary
 
 

@@ -40,14 +40,13 @@ the end; on an error it is removed and `output_dir` is left as it was.
 import json
 import math
 import os
-import shutil
-import tempfile
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
 from aign_tf import errors
+from aign_tf.core import files
 from aign_tf.core import skeleton
 from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
@@ -216,11 +215,7 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
   if smooth is not None and smooth not in temporal.METHODS:
     raise errors.ConfigError(f"smooth must be one of {temporal.METHODS}, got {smooth!r}")
   frames, fps = _frames(input_path, step, max_frames)
-  output_dir = os.path.abspath(output_dir)
-  parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-", dir=parent)
-  try:
+  with files.staged_folder(output_dir) as staging:
     summary = _process(frames, staging, input_path, fov_degrees, detector)
     summary["fov_degrees"] = fov_degrees
     names = summary["frames_with_person"]
@@ -244,16 +239,6 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
         summary["joints_3d_per_frame"] = raw
       summary["joints_3d"] = "joints_3d.json"
     _write_json(os.path.join(staging, "summary.json"), summary)
-    if os.path.exists(output_dir):
-      old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-old-", dir=parent)
-      os.rename(output_dir, os.path.join(old, "previous"))
-      os.rename(staging, output_dir)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.rename(staging, output_dir)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
   return summary
 
 
