@@ -27,6 +27,8 @@ scale per example, and the rotation error angle in degrees.
 
 import os
 
+from absl import logging
+import gin
 import numpy as np
 import tensorflow as tf
 
@@ -49,6 +51,44 @@ EGOMOTION = "egomotion"
 # Bumped whenever the procedural generator changes, so stale cache files are not used.
 _VERSION = "v3"
 _SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
+# Training health (`health`): a batch whose depth maps have a median per-map spread (std of
+# log depth) below this is "flat" (procedural corridors: ~0.5; a constant depth: 0).
+MIN_DEPTH_SPREAD = 0.02
+# A memory whose median depth differs from the inputs' by more than this factor is said to
+# be in other units.
+MAX_SCALE_RATIO = 10.0
+
+
+@gin.configurable(module="tasks")
+def sfm_prior_weight(weight=0.01):
+  """`models.AIGN.adversarial_weight` for the sfm task: `weight` when the depth memory suits
+  the inputs, 0 (no discriminator, with a WARNING) when it does not.
+
+  The memory suits the inputs with the procedural source (its memory shows other
+  corridors) or with `tasks.SfmTask.memory_file` bound. A real source (a video, KITTI, an
+  SfMLearner dump) without `memory_file` would be judged against procedural corridors, and
+  a discriminator would push a street scene's depth toward a corridor's, so it trains
+  without one (photometric + smoothness). Reads the gin bindings of `tasks.SfmTask`.
+  """
+  source, memory_file = (_bound("tasks.SfmTask.source", "procedural"),
+                         _bound("tasks.SfmTask.memory_file", None))
+  if source == "procedural" or memory_file or not weight:
+    return weight
+  logging.warning(
+      "SfmTask: source=%r (%s) and no depth memory of similar scenes "
+      "(tasks.SfmTask.memory_file is unset; the built-in memory shows procedural "
+      "corridors): training without the depth discriminator (adversarial weight 0 instead "
+      "of %g). To use a depth prior, bind tasks.SfmTask.memory_file to a .npy of depth maps "
+      "of the same kind of scenes [N, H, W], in the same units.", source,
+      _bound("tasks.SfmTask.data_dir", "?"), weight)
+  return 0.0
+
+
+def _bound(name, default):
+  try:
+    return gin.query_parameter(name)
+  except ValueError:
+    return default
 
 
 @base.register_task
@@ -219,9 +259,23 @@ class SfmTask(base.Task):
       return self._cached("memory_file", lambda: sfm_data.load_depth_memory(
           self.memory_file, self.height, self.width))
     # Other scenes than the training inputs (another random stream).
-    return self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
-        self.num_memory, self.height, self.width, seed=seed + 5_000)},
-        f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}")["depth"]
+    name = f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}"
+    depth = self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
+        self.num_memory, self.height, self.width, seed=seed + 5_000)}, name)["depth"]
+    where = f"procedural depth memory (sfm.generate_depth_memory, seed {seed + 5_000})"
+    if self.cache_dir:
+      where += (f", cached in {os.path.join(self.cache_dir, name + '.npz')}: delete that "
+                "file to ray-cast it again")
+    return sfm_data.check_depth_memory(depth, where)
+
+  def _describe_memory(self):
+    return (f"the depth maps in {self.memory_file}" if self.memory_file else
+            "procedural corridor depth maps")
+
+  def _describe_inputs(self):
+    return {"procedural": "procedural corridors", "frames": f"the frames of {self.data_dir}",
+            "sfmlearner": f"the SfMLearner dump {self.data_dir}"}.get(
+                self.source, f"the KITTI drives in {self.data_dir}")
 
   @staticmethod
   def _examples(pairs, mask=None):
@@ -304,6 +358,59 @@ class SfmTask(base.Task):
     if EGOMOTION in batch:
       out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
     return out
+
+  # Training health (`aign_tf.train.health`) ------------------------------------------------
+
+  def health(self, batch, prediction):
+    """Flat depth maps, and a memory in other units than the inputs.
+
+    "flat_depth": the median over the batch of each map's spread (std of log depth) is
+    below `MIN_DEPTH_SPREAD`: the depth stopped varying (smoothness or the discriminator
+    won over the photometric term, or the output saturated).
+    "memory_units": the memory's median depth differs by more than `MAX_SCALE_RATIO` from
+    the data's known scale (the batch's true depth, procedural and KITTI data) or, without
+    one, from the predictions' median (which `generators.DepthEgomotionNet.mean_depth`
+    fixes).
+    """
+    problems = {}
+    log_depth = np.log(np.maximum(np.asarray(prediction["depth"], np.float64), 1e-9))
+    spread = float(np.median(log_depth.reshape(len(log_depth), -1).std(axis=1)))
+    if spread < MIN_DEPTH_SPREAD:
+      problems["flat_depth"] = (
+          f"the predicted depth stopped varying: per-map spread (std of log depth) "
+          f"{spread:.4f} < {MIN_DEPTH_SPREAD} on a fixed training batch of "
+          f"{self._describe_inputs()}. Remedy: lower models.AIGN.regularizer_weights"
+          "['smoothness'] or models.AIGN.adversarial_weight, or the learning rate")
+    if keys.MEMORY in batch:
+      problems.update(self._memory_scale_problem(batch, prediction))
+    return problems
+
+  def _memory_scale_problem(self, batch, prediction):
+    memory = np.asarray(batch[keys.MEMORY], np.float64)
+    if keys.TARGET in batch and np.any(np.asarray(batch[keys.TARGET]) > 0):
+      reference = np.asarray(batch[keys.TARGET], np.float64)
+      what = "true depth of the training inputs"
+    else:
+      reference = np.asarray(prediction["depth"], np.float64)
+      what = "predicted depth"
+    memory_median = float(np.median(memory[memory > 0]))
+    reference_median = float(np.median(reference[reference > 0]))
+    ratio = memory_median / max(reference_median, 1e-12)
+    if 1.0 / MAX_SCALE_RATIO <= ratio <= MAX_SCALE_RATIO:
+      return {}
+    return {"memory_units": (
+        f"the depth memory ({self._describe_memory()}) has median depth {memory_median:.4g}, "
+        f"{ratio:.3g}x the {what}'s {reference_median:.4g}: it is probably in other units "
+        "(millimetres vs metres?) or not depth (disparity?). Remedy: rescale tasks.SfmTask."
+        "memory_file to the inputs' units. (DepthDiscriminator compares scale-normalised log "
+        "depth, so only the memory's shape reaches it; a discriminator that sees scale would "
+        "be misled)")}
+
+  def memory_remedy(self):
+    return (f"the memory is {self._describe_memory()} and the inputs {self._describe_inputs()}"
+            ": bind tasks.SfmTask.memory_file to depth maps of similar scenes (a .npy "
+            "[N, H, W], same units), or train without the discriminator: "
+            "models.AIGN.adversarial_weight = 0")
 
   SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
 
