@@ -84,6 +84,28 @@ def sfm_prior_weight(weight=0.01):
   return 0.0
 
 
+def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3):
+  """Per-example `[B]` depth errors WITHOUT median scaling (abs_rel, rmse, delta < 1.25, as
+  `sfm_metrics.depth_metrics`, suffixed "_unscaled"), the scale ratio median(predicted) /
+  median(true) and the scale error |log ratio|, over pixels with true depth > `min_depth`."""
+  true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
+  predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
+  names = ("abs_rel_unscaled", "rmse_unscaled", "delta_1.25_unscaled", "scale_ratio",
+           "scale_error")
+  out = {name: np.full(len(true_depth), np.nan) for name in names}
+  for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
+    valid = np.isfinite(gt) & (gt > min_depth)
+    if not valid.any():
+      continue
+    gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
+    out["abs_rel_unscaled"][i] = np.mean(np.abs(gt - pred) / gt)
+    out["rmse_unscaled"][i] = np.sqrt(np.mean((gt - pred) ** 2))
+    out["delta_1.25_unscaled"][i] = np.mean(np.maximum(gt / pred, pred / gt) < 1.25)
+    out["scale_ratio"][i] = np.median(pred) / np.median(gt)
+    out["scale_error"][i] = abs(np.log(out["scale_ratio"][i]))
+  return out
+
+
 def _bound(name, default):
   try:
     return gin.query_parameter(name)
@@ -124,6 +146,12 @@ class SfmTask(base.Task):
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
   (exactly round(fraction * num_train) pairs, at least 1, chosen by the seed);
   `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
+
+  Metric scale (opt-in, `gin/sfm_metric_scale.gin`): `metric_scale=True` adds depth metrics
+  without median scaling ("<metric>_unscaled") and the per-image scale ratio
+  median(predicted) / median(true) ("scale_ratio"; "scale_error" = |log scale_ratio|).
+  `memory_scale` multiplies every memory depth (a check that the predicted scale follows
+  the memory's units: at 2, the scale ratio should go to 2).
   """
 
   name = "sfm"
@@ -134,7 +162,7 @@ class SfmTask(base.Task):
                eval_fraction=0.1, num_images=4, cache_dir="", blur_levels=0,
                labelled_only=False, eigen_list=None,
                intrinsics=None, fov_degrees=None, crop=None, frame_step=1,
-               num_snippets=32):
+               num_snippets=32, metric_scale=False, memory_scale=1.0):
     if source not in _SOURCES:
       raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
     if source != "procedural" and not data_dir:
@@ -175,6 +203,11 @@ class SfmTask(base.Task):
                       if cache_dir == "" else cache_dir)
     self.blur_levels = int(blur_levels)
     self.labelled_only = bool(labelled_only)
+    self.metric_scale = bool(metric_scale)
+    if not (isinstance(memory_scale, (int, float)) and memory_scale > 0):
+      raise errors.ConfigError(f"SfmTask.memory_scale must be a number > 0, got "
+                               f"{memory_scale!r}")
+    self.memory_scale = float(memory_scale)
     self._cache = {}
 
   # Data -----------------------------------------------------------------------------------
@@ -255,6 +288,10 @@ class SfmTask(base.Task):
         split="test"), f"{_VERSION}_test_{self.texture}_{size}_{self.num_eval}")
 
   def _memory(self, seed):
+    depth = self._checked_memory(seed)
+    return depth if self.memory_scale == 1.0 else depth * np.float32(self.memory_scale)
+
+  def _checked_memory(self, seed):
     if self.memory_file:
       return self._cached("memory_file", lambda: sfm_data.load_depth_memory(
           self.memory_file, self.height, self.width))
@@ -355,6 +392,8 @@ class SfmTask(base.Task):
     out = {}
     if keys.TARGET in batch:
       out.update(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"]))
+      if self.metric_scale:
+        out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"]))
     if EGOMOTION in batch:
       out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
     return out
