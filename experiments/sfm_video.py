@@ -20,7 +20,8 @@ variants, then measures on the held-out last 10% of the pairs (consecutive frame
 Variants:
   photometric      gin/sfm_video.gin as shipped: view synthesis + smoothness, no discriminator
   aign_corridors   the same + the depth discriminator (weight 0.01) against the built-in
-                   procedural corridor memory: the only memory there is, of other scenes
+                   procedural corridor memory (500 maps): the only memory there is, of
+                   other scenes
 
 Writes `<output_dir>/results.json` and `depth_strip.png` (rows: target frame, then the
 depth colour map of each variant, for a few held-out frames).
