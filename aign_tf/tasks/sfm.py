@@ -415,11 +415,18 @@ class SfmTask(base.Task):
     log_depth = np.log(np.maximum(np.asarray(prediction["depth"], np.float64), 1e-9))
     spread = float(np.median(log_depth.reshape(len(log_depth), -1).std(axis=1)))
     if spread < MIN_DEPTH_SPREAD:
+      # Parallax: the camera's translation relative to the scene's depth.
+      motion = np.linalg.norm(np.asarray(prediction["egomotion"], np.float64)[:, :3], axis=1)
+      parallax = float(np.median(motion / np.median(np.exp(log_depth).reshape(
+          len(log_depth), -1), axis=1)))
       problems["flat_depth"] = (
           f"the predicted depth stopped varying: per-map spread (std of log depth) "
           f"{spread:.4f} < {MIN_DEPTH_SPREAD} on a fixed training batch of "
-          f"{self._describe_inputs()}. Remedy: lower models.AIGN.regularizer_weights"
-          "['smoothness'] or models.AIGN.adversarial_weight, or the learning rate")
+          f"{self._describe_inputs()}; the camera moves {100 * parallax:.2g}% of the median "
+          "depth between the frames. Remedy: below ~1% there is no parallax to learn depth "
+          "from (a static or panning camera, scene cuts): use a clip where the camera "
+          "travels, or a larger tasks.SfmTask.frame_step; otherwise lower models.AIGN."
+          "regularizer_weights['smoothness'] or models.AIGN.adversarial_weight")
     if keys.MEMORY in batch:
       problems.update(self._memory_scale_problem(batch, prediction))
     return problems

@@ -81,10 +81,12 @@ class MemoryCheckTest(testing.TestCase):
   def test_flat_depth_is_a_problem(self):
     task = sfm.SfmTask(height=16, width=32)
     flat = np.full((2, 16, 32, 1), 5.0)
-    problems = task.health({}, {"depth": flat * (1 + 1e-3 * np.random.default_rng(0).random(
-        flat.shape))})
+    depth = flat * (1 + 1e-3 * np.random.default_rng(0).random(flat.shape))
+    still = np.array([[0.01, 0.0, 0.0, 0.0, 0.01, 0.0]] * 2)  # 0.2% of the 5-unit depth.
+    problems = task.health({}, {"depth": depth, "egomotion": still})
     self.assertEqual(list(problems), ["flat_depth"])
-    self.assertIn("smoothness", problems["flat_depth"])
+    self.assertIn("the camera moves 0.2% of the median depth", problems["flat_depth"])
+    self.assertIn("tasks.SfmTask.frame_step", problems["flat_depth"])
 
 
 class PriorWeightTest(testing.TestCase):
