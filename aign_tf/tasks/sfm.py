@@ -57,6 +57,12 @@ MIN_DEPTH_SPREAD = 0.02
 # A memory whose median depth differs from the inputs' by more than this factor is said to
 # be in other units.
 MAX_SCALE_RATIO = 10.0
+_NO_PARALLAX = ("below ~1% there is no parallax to learn depth from (a standing or panning "
+                "camera, scene cuts): use a clip where the camera travels, or a larger "
+                "tasks.SfmTask.frame_step")
+_OVERRULED = ("the photometric term was overruled: lower models.AIGN.regularizer_weights"
+              "['smoothness'] or models.AIGN.adversarial_weight (a discriminator winning "
+              "against a memory of other scenes flattens depth too)")
 
 
 @gin.configurable(module="tasks")
@@ -423,10 +429,9 @@ class SfmTask(base.Task):
           f"the predicted depth stopped varying: per-map spread (std of log depth) "
           f"{spread:.4f} < {MIN_DEPTH_SPREAD} on a fixed training batch of "
           f"{self._describe_inputs()}; the camera moves {100 * parallax:.2g}% of the median "
-          "depth between the frames. Remedy: below ~1% there is no parallax to learn depth "
-          "from (a static or panning camera, scene cuts): use a clip where the camera "
-          "travels, or a larger tasks.SfmTask.frame_step; otherwise lower models.AIGN."
-          "regularizer_weights['smoothness'] or models.AIGN.adversarial_weight")
+          "depth between the frames. Remedy: " + (_NO_PARALLAX + "; else " + _OVERRULED
+                                                  if parallax < 0.01 else
+                                                  _OVERRULED + "; " + _NO_PARALLAX))
     if keys.MEMORY in batch:
       problems.update(self._memory_scale_problem(batch, prediction))
     return problems
