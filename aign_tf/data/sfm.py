@@ -723,6 +723,12 @@ def load_depth_memory(path, height, width):
     depth = np.load(path)
   except (OSError, ValueError) as e:
     raise errors.DataError(f"{path}: cannot read depth memory ({e})") from e
+  if isinstance(depth, np.lib.npyio.NpzFile):  # An .npz: its one array.
+    names = list(depth.keys())
+    if len(names) != 1:
+      raise errors.DataError(f"{path}: an .npz depth memory must hold one array, found "
+                             f"{names}")
+    depth = depth[names[0]]
   if depth.ndim == 4 and depth.shape[-1] == 1:
     depth = depth[..., 0]
   if depth.ndim != 3 or len(depth) == 0:

@@ -48,6 +48,15 @@ class MemoryCheckTest(testing.TestCase):
                                 r"or negative depths in 2 of 3 maps \(the first in map 1\)"):
       sfm_data.load_depth_memory(path, 8, 8)
 
+  def test_npz_memory(self):
+    path = os.path.join(self.get_temp_dir(), "depth.npz")
+    np.savez(path, depth=np.full((2, 4, 4), 3.0))
+    self.assertEqual(sfm_data.load_depth_memory(path, 8, 8).shape, (2, 8, 8, 1))
+    np.savez(path, a=np.ones((2, 4, 4)), b=np.ones((2, 4, 4)))
+    with self.assertRaisesRegex(errors.DataError, r"depth\.npz: an \.npz depth memory must "
+                                r"hold one array, found \['a', 'b'\]"):
+      sfm_data.load_depth_memory(path, 8, 8)
+
   def test_procedural_memory_with_invalid_depth_names_the_generator(self):
     task = sfm.SfmTask(height=16, width=32, num_memory=2, cache_dir=None)
     original = sfm_data.generate_depth_memory
