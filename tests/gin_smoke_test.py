@@ -8,10 +8,12 @@ from aign_tf import runs
 from aign_tf import testing
 from aign_tf.train import trainer
 
+# Files that need the user's data have their own smoke test, which writes tiny data first.
+NEEDS_DATA = {"sfm_video.gin": "tests/tasks/sfm_health_test.py (VideoConfigTest)"}
 GIN_FILES = sorted(
     os.path.relpath(path, testing.GIN_DIR)
     for path in glob.glob(os.path.join(testing.GIN_DIR, "*.gin"))
-    if os.path.basename(path) != "base.gin")
+    if os.path.basename(path) != "base.gin" and os.path.basename(path) not in NEEDS_DATA)
 
 
 class GinSmokeTest(testing.TestCase):

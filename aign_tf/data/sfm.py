@@ -687,20 +687,54 @@ def load_poses(path):
   raise errors.DataError(f"{path}: {columns} columns; expected 8 (TUM) or 12 (KITTI 3x4)")
 
 
+def check_depth_memory(depth, where):
+  """Raises DataError naming `where` (a file, a generator) unless every depth is finite and
+  > 0, saying how many are NaN, infinite, zero or negative and in which map the first is.
+
+  Returns:
+    `depth`, unchanged.
+  """
+  depth = np.asarray(depth)
+  if depth.size == 0:
+    raise errors.DataError(f"{where}: the depth memory is empty")
+  counts = {"NaN": int(np.isnan(depth).sum()), "infinite": int(np.isinf(depth).sum()),
+            "zero or negative": int((depth <= 0).sum())}
+  if not any(counts.values()):
+    return depth
+  bad = ~np.isfinite(depth) | (depth <= 0)
+  maps = bad.reshape(len(depth), -1).any(axis=1)
+  found = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+  raise errors.DataError(
+      f"{where}: invalid depth memory: {found} depths in {int(maps.sum())} of "
+      f"{len(depth)} maps (the first in map {int(np.argmax(maps))}); every depth must be "
+      "finite and > 0 (depth along the optical axis, not disparity). Drop or fill those "
+      "maps: sparse depth (LiDAR, 0 = unknown) is not a dense depth-map memory")
+
+
 def load_depth_memory(path, height, width):
   """Depth maps from a .npy file `[N, H', W']` or `[N, H', W', 1]`, resized (nearest) to
-  `[N, height, width, 1]` float32."""
+  `[N, height, width, 1]` float32.
+
+  Raises:
+    errors.DataError: unreadable file, wrong shape, or a depth that is not finite and > 0
+      (`check_depth_memory`, naming the file).
+  """
   try:
     depth = np.load(path)
   except (OSError, ValueError) as e:
     raise errors.DataError(f"{path}: cannot read depth memory ({e})") from e
+  if isinstance(depth, np.lib.npyio.NpzFile):  # An .npz: its one array.
+    names = list(depth.keys())
+    if len(names) != 1:
+      raise errors.DataError(f"{path}: an .npz depth memory must hold one array, found "
+                             f"{names}")
+    depth = depth[names[0]]
   if depth.ndim == 4 and depth.shape[-1] == 1:
     depth = depth[..., 0]
   if depth.ndim != 3 or len(depth) == 0:
     raise errors.DataError(f"{path}: depth memory must be [N, H, W] or [N, H, W, 1], got "
                            f"shape {depth.shape}")
-  if not np.all(np.isfinite(depth)) or np.any(depth <= 0):
-    raise errors.DataError(f"{path}: depth memory must be finite and > 0")
+  check_depth_memory(depth, path)
   rows = ((np.arange(height) + 0.5) * depth.shape[1] / height).astype(int)
   cols = ((np.arange(width) + 0.5) * depth.shape[2] / width).astype(int)
   return depth[:, rows][:, :, cols][..., None].astype(np.float32)

@@ -15,6 +15,11 @@ Depth: a small U-Net sees both frames. Two output forms:
   the translation, and the depth can no longer drift onto a bound of its range (Wang et al.
   2018). A sigmoid output pinned every pixel at one bound within a few hundred steps here,
   where it stopped passing gradients; exp(tanh) has no such bound in practice.
+- `metric_scale=True` (opt-in, with `mean_depth`): the normalised map times a global scale
+  per image, exp(3 tanh(s / 3)) with s regressed from the pooled bottleneck. View synthesis
+  cannot see that scale (the direct solver's translation follows it); only a discriminator
+  that sees scale (`DepthDiscriminator(scale_invariant=False)`) can teach it, from the
+  memory's units ("metric scale from an unpaired depth memory").
 
 Egomotion, `pose_solver`:
 - "network": a head regresses 6 numbers from the pooled bottleneck (or, with
@@ -33,6 +38,8 @@ Discriminator: depth `[B, H, W, 1]` -> logits `[B, 1]` (strided convolutions, th
 layer on the flattened features, so the input size is fixed at the first call). It first
 maps depth to log(depth) - mean(log depth) per example, so a global rescaling of the depth
 (which view synthesis cannot observe) does not change its input: it judges shape, not scale.
+With `scale_invariant=False` (opt-in) it sees log depth in the memory's units, shape and
+scale together.
 """
 
 import gin
@@ -61,7 +68,7 @@ class DepthEgomotionNet(keras.Model):
                pose_scale=0.01, translation_scale=None, separate_pose_net=False,
                mean_depth=None, pose_solver="network", solver_downsample=2,
                solver_schedule=direct_pose.DEFAULT_SCHEDULE, solver_gradients=False,
-               name="depth_egomotion_net", **kwargs):
+               metric_scale=False, name="depth_egomotion_net", **kwargs):
     # autocast=False: under mixed precision frames, intrinsics, depth and the pose solver
     # stay float32; only the convolutions compute in the policy's dtype.
     kwargs.setdefault("autocast", False)
@@ -91,6 +98,13 @@ class DepthEgomotionNet(keras.Model):
     self.upsample = keras.layers.UpSampling2D(2, interpolation="bilinear")
     self.disparity = _conv(1, 3, activation=None)
     self.separate_pose_net = bool(separate_pose_net)
+    # Opt-in (`metric_scale`, with `mean_depth`): a global log-scale per image from the
+    # pooled bottleneck, exp(3 tanh(s / 3)) in [e^-3, e^3], starting at 1 (zero weights).
+    if metric_scale and not self.mean_depth:
+      raise ValueError("DepthEgomotionNet.metric_scale needs mean_depth (the normalised "
+                       "depth it rescales)")
+    self.metric_scale = (keras.layers.Dense(1, kernel_initializer="zeros", name="log_scale")
+                         if metric_scale else None)
     if pose_solver == "direct":
       self.pose_convs, self.pose = [], None
     elif self.separate_pose_net:
@@ -133,6 +147,10 @@ class DepthEgomotionNet(keras.Model):
       disparity = tf.exp(4.0 * tf.tanh(raw / 4.0))
       disparity = disparity / (self.mean_depth * tf.reduce_mean(
           disparity, axis=[1, 2, 3], keepdims=True))
+      if self.metric_scale is not None:
+        log_scale = tf.cast(self.metric_scale(tf.reduce_mean(bottleneck, axis=[1, 2])),
+                            tf.float32)
+        disparity = disparity * tf.exp(-3.0 * tf.tanh(log_scale / 3.0))[:, :, None, None]
     else:
       disparity = self.min_disparity + (self.max_disparity - self.min_disparity) * tf.sigmoid(
           raw)
@@ -180,7 +198,7 @@ class DepthDiscriminator(keras.Model):
   """Depth maps `[B, H, W, 1]` -> logits `[B, 1]`, on scale-normalised log depth."""
 
   def __init__(self, base_filters=16, num_layers=4, spectral_norm=True,
-               name="depth_discriminator", **kwargs):
+               scale_invariant=True, name="depth_discriminator", **kwargs):
     kwargs.setdefault("autocast", False)  # log-depth normalisation in float32
     super().__init__(name=name, **kwargs)
 
@@ -192,9 +210,12 @@ class DepthDiscriminator(keras.Model):
                   for i in range(int(num_layers))]
     self.flatten = keras.layers.Flatten()
     self.out = wrap(keras.layers.Dense(1))
+    self.scale_invariant = bool(scale_invariant)
 
   def call(self, depth, training=False):
-    x = normalize_depth(tf.cast(depth, tf.float32))
+    depth = tf.cast(depth, tf.float32)
+    x = (normalize_depth(depth) if self.scale_invariant else
+         tf.math.log(tf.maximum(depth, 1e-6)))
     for conv in self.convs:
       x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
     # Flatten rather than pool: where depth is (floor below, far end ahead) matters.

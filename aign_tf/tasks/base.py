@@ -22,6 +22,13 @@ For export (`tools/export.py`; TF Serving and TFLite), implement the four export
   conventions()              text for the `metadata` signature and export/README.md
 
 Optional: `extra_metrics(generator, split)` (metrics over more than one batch).
+
+Optional, for the training health checks (`aign_tf.train.health`, run with every log line):
+  health(batch, prediction)  problems seen in the generator's output on a fixed training
+                             batch: dict name -> one-line message with the numbers and the
+                             remedy (e.g. sfm: every depth map flat); {} when healthy
+  memory_remedy()            what to do when the discriminator wins outright (which memory
+                             to bind); a generic sentence by default
 """
 
 import importlib
@@ -101,6 +108,19 @@ class Task:
     name -> float, merged into the report's metrics. Empty by default."""
     del generator, split
     return {}
+
+  def health(self, batch, prediction):
+    """Collapses visible in `prediction` (the generator's output on `batch`, a fixed
+    training batch, in inference mode): dict name -> message naming what collapsed, the
+    numbers and the remedy. A problem is reported once it persists for
+    `train.collapse_patience` checks. Empty by default."""
+    del batch, prediction
+    return {}
+
+  def memory_remedy(self):
+    """The remedy printed when the discriminator wins outright."""
+    return ("give a memory of the same kind of data (and units) as the observations, or "
+            "train without the discriminator: models.AIGN.adversarial_weight = 0")
 
   def images(self, batch, prediction):
     """Pictures worth looking at: dict name -> uint8 image `[H, W, 3]` (written as PNG

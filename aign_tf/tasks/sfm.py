@@ -27,6 +27,8 @@ scale per example, and the rotation error angle in degrees.
 
 import os
 
+from absl import logging
+import gin
 import numpy as np
 import tensorflow as tf
 
@@ -49,6 +51,72 @@ EGOMOTION = "egomotion"
 # Bumped whenever the procedural generator changes, so stale cache files are not used.
 _VERSION = "v3"
 _SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
+# Training health (`health`): a batch whose depth maps have a median per-map spread (std of
+# log depth) below this is "flat" (procedural corridors: ~0.5; a constant depth: 0).
+MIN_DEPTH_SPREAD = 0.02
+# A memory whose median depth differs from the inputs' by more than this factor is said to
+# be in other units.
+MAX_SCALE_RATIO = 10.0
+_NO_PARALLAX = ("below ~1% there is no parallax to learn depth from (a standing or panning "
+                "camera, scene cuts): use a clip where the camera travels, or a larger "
+                "tasks.SfmTask.frame_step")
+_OVERRULED = ("the photometric term was overruled: lower models.AIGN.regularizer_weights"
+              "['smoothness'] or models.AIGN.adversarial_weight (a discriminator winning "
+              "against a memory of other scenes flattens depth too)")
+
+
+@gin.configurable(module="tasks")
+def sfm_prior_weight(weight=0.01):
+  """`models.AIGN.adversarial_weight` for the sfm task: `weight` when the depth memory suits
+  the inputs, 0 (no discriminator, with a WARNING) when it does not.
+
+  The memory suits the inputs with the procedural source (its memory shows other
+  corridors) or with `tasks.SfmTask.memory_file` bound. A real source (a video, KITTI, an
+  SfMLearner dump) without `memory_file` would be judged against procedural corridors, and
+  a discriminator would push a street scene's depth toward a corridor's, so it trains
+  without one (photometric + smoothness). Reads the gin bindings of `tasks.SfmTask`.
+  """
+  source, memory_file = (_bound("tasks.SfmTask.source", "procedural"),
+                         _bound("tasks.SfmTask.memory_file", None))
+  if source == "procedural" or memory_file or not weight:
+    return weight
+  logging.warning(
+      "SfmTask: source=%r (%s) and no depth memory of similar scenes "
+      "(tasks.SfmTask.memory_file is unset; the built-in memory shows procedural "
+      "corridors): training without the depth discriminator (adversarial weight 0 instead "
+      "of %g). To use a depth prior, bind tasks.SfmTask.memory_file to a .npy of depth maps "
+      "of the same kind of scenes [N, H, W], in the same units.", source,
+      _bound("tasks.SfmTask.data_dir", "?"), weight)
+  return 0.0
+
+
+def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3):
+  """Per-example `[B]` depth errors WITHOUT median scaling (abs_rel, rmse, delta < 1.25, as
+  `sfm_metrics.depth_metrics`, suffixed "_unscaled"), the scale ratio median(predicted) /
+  median(true) and the scale error |log ratio|, over pixels with true depth > `min_depth`."""
+  true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
+  predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
+  names = ("abs_rel_unscaled", "rmse_unscaled", "delta_1.25_unscaled", "scale_ratio",
+           "scale_error")
+  out = {name: np.full(len(true_depth), np.nan) for name in names}
+  for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
+    valid = np.isfinite(gt) & (gt > min_depth)
+    if not valid.any():
+      continue
+    gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
+    out["abs_rel_unscaled"][i] = np.mean(np.abs(gt - pred) / gt)
+    out["rmse_unscaled"][i] = np.sqrt(np.mean((gt - pred) ** 2))
+    out["delta_1.25_unscaled"][i] = np.mean(np.maximum(gt / pred, pred / gt) < 1.25)
+    out["scale_ratio"][i] = np.median(pred) / np.median(gt)
+    out["scale_error"][i] = abs(np.log(out["scale_ratio"][i]))
+  return out
+
+
+def _bound(name, default):
+  try:
+    return gin.query_parameter(name)
+  except ValueError:
+    return default
 
 
 @base.register_task
@@ -84,6 +152,12 @@ class SfmTask(base.Task):
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
   (exactly round(fraction * num_train) pairs, at least 1, chosen by the seed);
   `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
+
+  Metric scale (opt-in, `gin/sfm_metric_scale.gin`): `metric_scale=True` adds depth metrics
+  without median scaling ("<metric>_unscaled") and the per-image scale ratio
+  median(predicted) / median(true) ("scale_ratio"; "scale_error" = |log scale_ratio|).
+  `memory_scale` multiplies every memory depth (a check that the predicted scale follows
+  the memory's units: at 2, the scale ratio should go to 2).
   """
 
   name = "sfm"
@@ -94,7 +168,7 @@ class SfmTask(base.Task):
                eval_fraction=0.1, num_images=4, cache_dir="", blur_levels=0,
                labelled_only=False, eigen_list=None,
                intrinsics=None, fov_degrees=None, crop=None, frame_step=1,
-               num_snippets=32):
+               num_snippets=32, metric_scale=False, memory_scale=1.0):
     if source not in _SOURCES:
       raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
     if source != "procedural" and not data_dir:
@@ -135,6 +209,11 @@ class SfmTask(base.Task):
                       if cache_dir == "" else cache_dir)
     self.blur_levels = int(blur_levels)
     self.labelled_only = bool(labelled_only)
+    self.metric_scale = bool(metric_scale)
+    if not (isinstance(memory_scale, (int, float)) and memory_scale > 0):
+      raise errors.ConfigError(f"SfmTask.memory_scale must be a number > 0, got "
+                               f"{memory_scale!r}")
+    self.memory_scale = float(memory_scale)
     self._cache = {}
 
   # Data -----------------------------------------------------------------------------------
@@ -215,13 +294,31 @@ class SfmTask(base.Task):
         split="test"), f"{_VERSION}_test_{self.texture}_{size}_{self.num_eval}")
 
   def _memory(self, seed):
+    depth = self._checked_memory(seed)
+    return depth if self.memory_scale == 1.0 else depth * np.float32(self.memory_scale)
+
+  def _checked_memory(self, seed):
     if self.memory_file:
       return self._cached("memory_file", lambda: sfm_data.load_depth_memory(
           self.memory_file, self.height, self.width))
     # Other scenes than the training inputs (another random stream).
-    return self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
-        self.num_memory, self.height, self.width, seed=seed + 5_000)},
-        f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}")["depth"]
+    name = f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}"
+    depth = self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
+        self.num_memory, self.height, self.width, seed=seed + 5_000)}, name)["depth"]
+    where = f"procedural depth memory (sfm.generate_depth_memory, seed {seed + 5_000})"
+    if self.cache_dir:
+      where += (f", cached in {os.path.join(self.cache_dir, name + '.npz')}: delete that "
+                "file to ray-cast it again")
+    return sfm_data.check_depth_memory(depth, where)
+
+  def _describe_memory(self):
+    return (f"the depth maps in {self.memory_file}" if self.memory_file else
+            "procedural corridor depth maps")
+
+  def _describe_inputs(self):
+    return {"procedural": "procedural corridors", "frames": f"the frames of {self.data_dir}",
+            "sfmlearner": f"the SfMLearner dump {self.data_dir}"}.get(
+                self.source, f"the KITTI drives in {self.data_dir}")
 
   @staticmethod
   def _examples(pairs, mask=None):
@@ -301,9 +398,70 @@ class SfmTask(base.Task):
     out = {}
     if keys.TARGET in batch:
       out.update(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"]))
+      if self.metric_scale:
+        out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"]))
     if EGOMOTION in batch:
       out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
     return out
+
+  # Training health (`aign_tf.train.health`) ------------------------------------------------
+
+  def health(self, batch, prediction):
+    """Flat depth maps, and a memory in other units than the inputs.
+
+    "flat_depth": the median over the batch of each map's spread (std of log depth) is
+    below `MIN_DEPTH_SPREAD`: the depth stopped varying (smoothness or the discriminator
+    won over the photometric term, or the output saturated).
+    "memory_units": the memory's median depth differs by more than `MAX_SCALE_RATIO` from
+    the data's known scale (the batch's true depth, procedural and KITTI data) or, without
+    one, from the predictions' median (which `generators.DepthEgomotionNet.mean_depth`
+    fixes).
+    """
+    problems = {}
+    log_depth = np.log(np.maximum(np.asarray(prediction["depth"], np.float64), 1e-9))
+    spread = float(np.median(log_depth.reshape(len(log_depth), -1).std(axis=1)))
+    if spread < MIN_DEPTH_SPREAD:
+      # Parallax: the camera's translation relative to the scene's depth.
+      motion = np.linalg.norm(np.asarray(prediction["egomotion"], np.float64)[:, :3], axis=1)
+      parallax = float(np.median(motion / np.median(np.exp(log_depth).reshape(
+          len(log_depth), -1), axis=1)))
+      problems["flat_depth"] = (
+          f"the predicted depth stopped varying: per-map spread (std of log depth) "
+          f"{spread:.4f} < {MIN_DEPTH_SPREAD} on a fixed training batch of "
+          f"{self._describe_inputs()}; the camera moves {100 * parallax:.2g}% of the median "
+          "depth between the frames. Remedy: " + (_NO_PARALLAX + "; else " + _OVERRULED
+                                                  if parallax < 0.01 else
+                                                  _OVERRULED + "; " + _NO_PARALLAX))
+    if keys.MEMORY in batch:
+      problems.update(self._memory_scale_problem(batch, prediction))
+    return problems
+
+  def _memory_scale_problem(self, batch, prediction):
+    memory = np.asarray(batch[keys.MEMORY], np.float64)
+    if keys.TARGET in batch and np.any(np.asarray(batch[keys.TARGET]) > 0):
+      reference = np.asarray(batch[keys.TARGET], np.float64)
+      what = "true depth of the training inputs"
+    else:
+      reference = np.asarray(prediction["depth"], np.float64)
+      what = "predicted depth"
+    memory_median = float(np.median(memory[memory > 0]))
+    reference_median = float(np.median(reference[reference > 0]))
+    ratio = memory_median / max(reference_median, 1e-12)
+    if 1.0 / MAX_SCALE_RATIO <= ratio <= MAX_SCALE_RATIO:
+      return {}
+    return {"memory_units": (
+        f"the depth memory ({self._describe_memory()}) has median depth {memory_median:.4g}, "
+        f"{ratio:.3g}x the {what}'s {reference_median:.4g}: it is probably in other units "
+        "(millimetres vs metres?) or not depth (disparity?). Remedy: rescale tasks.SfmTask."
+        "memory_file to the inputs' units. (DepthDiscriminator compares scale-normalised log "
+        "depth, so only the memory's shape reaches it; a discriminator that sees scale would "
+        "be misled)")}
+
+  def memory_remedy(self):
+    return (f"the memory is {self._describe_memory()} and the inputs {self._describe_inputs()}"
+            ": bind tasks.SfmTask.memory_file to depth maps of similar scenes (a .npy "
+            "[N, H, W], same units), or train without the discriminator: "
+            "models.AIGN.adversarial_weight = 0")
 
   SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
 

@@ -35,6 +35,7 @@ from aign_tf.models import precision
 from aign_tf.train import actions
 from aign_tf.train import checkpointing
 from aign_tf.train import distribute
+from aign_tf.train import health
 from aign_tf.train import history
 from aign_tf.train import loop
 
@@ -178,6 +179,8 @@ def train(model_dir,
           jit_compile=False,
           mixed_precision=None,
           on_nonfinite="stop",
+          on_collapse="warn",
+          collapse_patience=3,
           deterministic=False,
           intra_op_threads=0,
           inter_op_threads=0,
@@ -212,6 +215,11 @@ def train(model_dir,
     on_nonfinite: "stop" (raise, keeping the last good checkpoint) or "skip" (apply no
       update for a step whose losses or gradients are NaN/Inf, count it, go on; single
       replica only).
+    on_collapse: "warn" or "stop" when a training health check (`health.py`: the
+      discriminator winning outright, a frozen generator, the task's own checks such as
+      flat depth maps) fails for `collapse_patience` consecutive log periods; "stop" saves a
+      checkpoint and returns with `stopped_by="collapse"`.
+    collapse_patience: log periods a health problem must persist before it is reported.
     deterministic: enable TensorFlow op determinism (two runs give identical weights).
     intra_op_threads: threads inside one op (0: TensorFlow's default, one per core).
     inter_op_threads: ops run in parallel (0: TensorFlow's default).
@@ -227,6 +235,7 @@ def train(model_dir,
   check_model_dir(model_dir)
   check_options(batch_size, train_steps, log_every, checkpoint_every, on_nonfinite,
                 mixed_precision)
+  health.check_options(on_collapse, collapse_patience)
   set_threads(intra_op_threads, inter_op_threads)
   keras.utils.set_random_seed(seed)
   if deterministic:
@@ -271,7 +280,10 @@ def train(model_dir,
                             train_steps, start_step)
   evaluate = actions.Evaluate(aign, task, eval_ds, eval_batches, model_dir, writers["eval"],
                               clock, chief)
+  health_check = health.HealthCheck(lambda: log.latest, aign, task, example, on_collapse,
+                                    collapse_patience)
   periodic = [actions.Periodic(log_every, log, last_step=train_steps, at_end=True),
+              actions.Periodic(log_every, health_check, last_step=train_steps, at_end=True),
               actions.Periodic(checkpoint_every, lambda _: checkpoints.save()),
               actions.Periodic(eval_every, evaluate, last_step=train_steps, skip_last=True)]
   if start_step >= train_steps:
@@ -281,6 +293,7 @@ def train(model_dir,
   train_fn = loop.make_train_fn(aign, strategy, jit_compile)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
   with loop.stop_requests() as stop:
+    health_check.stop = stop
     skipped = loop.run(lambda: train_fn(iterator), step, train_steps, periodic, stop,
                        progbar, lambda: checkpoints.latest)
     current = int(step)

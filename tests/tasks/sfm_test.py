@@ -267,7 +267,8 @@ class SfmRealDataTest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, r"memory.npy: depth memory must be \[N"):
       sfm_data.load_depth_memory(memory, 16, 48)
     np.save(memory, np.zeros((2, 3, 4)))
-    with self.assertRaisesRegex(errors.DataError, "memory.npy: depth memory must be finite"):
+    with self.assertRaisesRegex(errors.DataError, "memory.npy: invalid depth memory: 24 zero "
+                                "or negative depths in 2 of 2 maps"):
       sfm_data.load_depth_memory(memory, 16, 48)
 
 

@@ -1,0 +1,62 @@
+"""sfm metric scale (opt-in): a per-image scale in the generator, a discriminator that sees
+scale, unscaled metrics and a rescaled memory."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from aign_tf import errors
+from aign_tf import testing
+from aign_tf.models import sfm_networks
+from aign_tf.tasks import sfm
+
+
+class MetricScaleTest(testing.TestCase):
+
+  def test_unscaled_metrics_of_a_doubled_depth(self):
+    true = np.exp(np.random.default_rng(0).normal(1.5, 0.4, (2, 8, 8, 1)))
+    out = sfm.unscaled_depth_metrics(true, 2.0 * true)
+    self.assertAllClose(out["scale_ratio"], [2.0, 2.0])
+    self.assertAllClose(out["scale_error"], [math.log(2.0)] * 2)
+    self.assertAllClose(out["abs_rel_unscaled"], [1.0, 1.0])
+    self.assertAllClose(out["delta_1.25_unscaled"], [0.0, 0.0])
+
+  def test_metrics_are_opt_in(self):
+    true = np.full((1, 8, 8, 1), 3.0)
+    batch = {"target": true}
+    self.assertNotIn("scale_ratio", sfm.SfmTask().metrics(batch, {"depth": true}))
+    self.assertIn("scale_ratio", sfm.SfmTask(metric_scale=True).metrics(batch, {"depth": true}))
+
+  @testing.parameterized.parameters((True, True), (False, False))
+  def test_discriminator_sees_scale_only_when_asked(self, scale_invariant, same):
+    discriminator = sfm_networks.DepthDiscriminator(base_filters=4,
+                                                    scale_invariant=scale_invariant)
+    depth = tf.exp(tf.random.stateless_normal([2, 16, 32, 1], [1, 2]))
+    close = np.allclose(discriminator(depth), discriminator(3.0 * depth), atol=1e-5)
+    self.assertEqual(close, same)
+
+  def test_generator_scale_head_starts_at_one_and_rescales(self):
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
+                                         metric_scale=True)
+    frames = tf.random.stateless_uniform([2, 16, 32, 6], [3, 4])
+    harmonic = lambda d: 1.0 / np.mean(1.0 / np.asarray(d), axis=(1, 2, 3))
+    self.assertAllClose(harmonic(net(frames)["depth"]), [5.0, 5.0], rtol=1e-4)
+    net.metric_scale.bias.assign([math.log(2.0)])
+    expected = 5.0 * math.exp(3.0 * math.tanh(math.log(2.0) / 3.0))
+    self.assertAllClose(harmonic(net(frames)["depth"]), [expected] * 2, rtol=1e-4)
+
+  def test_metric_scale_needs_mean_depth(self):
+    with self.assertRaisesRegex(ValueError, "metric_scale needs mean_depth"):
+      sfm_networks.DepthEgomotionNet(metric_scale=True)
+
+  def test_memory_scale(self):
+    task = sfm.SfmTask(height=16, width=32, num_memory=2, cache_dir=None)
+    doubled = sfm.SfmTask(height=16, width=32, num_memory=2, cache_dir=None, memory_scale=2.0)
+    self.assertAllClose(doubled._memory(0), 2.0 * task._memory(0))  # pylint: disable=protected-access
+    with self.assertRaisesRegex(errors.ConfigError, "memory_scale"):
+      sfm.SfmTask(memory_scale=0)
+
+
+if __name__ == "__main__":
+  tf.test.main()
