@@ -55,9 +55,9 @@ class Checkpointer:
     try:
       path = self.manager.save(checkpoint_number=current)
     except (tf.errors.OpError, OSError) as e:
-      raise errors.DataError(f"{self.directory}: cannot write a checkpoint "
-                             f"({str(e).strip().splitlines()[0] if str(e).strip() else e})"
-                             ) from e
+      raise errors.WriteError(f"{self.directory}: cannot write a checkpoint "
+                              f"({str(e).strip().splitlines()[0] if str(e).strip() else e})"
+                              ) from e
     logging.info("Saved checkpoint for step %d in %s", current, self.directory)
     return path
 
