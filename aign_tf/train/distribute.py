@@ -78,3 +78,9 @@ def is_chief(strategy):
   return task_type is None or (task_type == "chief" or
                                (task_type == "worker" and task_id == 0 and
                                 "chief" not in resolver.cluster_spec().as_dict()))
+
+
+def worker_name(strategy):
+  """"<task_type>_<task_id>" of this worker in a multi-worker cluster."""
+  resolver = strategy.cluster_resolver
+  return f"{resolver.task_type}_{resolver.task_id}"

@@ -149,6 +149,14 @@ def set_threads(intra_op_threads, inter_op_threads):
                         "process", name, value)
 
 
+def summary_writers(model_dir, chief=True):
+  """TensorBoard writers {"train", "eval"} under `model_dir` (no-op writers off the chief)."""
+  if not chief:
+    return {"train": tf.summary.create_noop_writer(), "eval": tf.summary.create_noop_writer()}
+  return {name: tf.summary.create_file_writer(os.path.join(model_dir, name))
+          for name in ("train", "eval")}
+
+
 def write_operative_config(model_dir, config_text):
   """Writes `operative_config.gin` atomically; a different earlier one is kept as `.prev`."""
   config_path = os.path.join(model_dir, runs.OPERATIVE_CONFIG)
@@ -259,18 +267,13 @@ def train(model_dir,
     build_variables(aign, example)
   # The step counter is host-side state: a plain variable, not mirrored.
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-  worker = None if chief else (f"{strategy.cluster_resolver.task_type}_"
-                               f"{strategy.cluster_resolver.task_id}")
   checkpoints = checkpointing.Checkpointer(aign, step, model_dir, max_checkpoints_to_keep,
-                                           worker)
+                                           None if chief else distribute.worker_name(strategy))
   checkpoints.restore()
   config_text = gin.operative_config_str()
   if chief:
     write_operative_config(model_dir, config_text)
-  writers = ({"train": tf.summary.create_file_writer(os.path.join(model_dir, "train")),
-              "eval": tf.summary.create_file_writer(os.path.join(model_dir, "eval"))}
-             if chief else {"train": tf.summary.create_noop_writer(),
-                            "eval": tf.summary.create_noop_writer()})
+  writers = summary_writers(model_dir, chief)
 
   # The loop and its periodic actions.
   start_step = int(step)
