@@ -5,6 +5,11 @@ a `serving_bytes` signature) with a two-layer convolutional generator, so export
 server's image paths are exercised before, and independently of, the real image tasks.
 """
 
+import http.client
+import json
+import os
+import shutil
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -103,6 +108,42 @@ def export_fake(kind, path, seed=0, step=7):
     raise ValueError(f"unknown fake model kind {kind!r}")
   export.save(task, generator, path, step=step, config_text=f"# fake {kind} seed={seed}\n")
   return task, generator
+
+
+def fake_repository(base_path, poll_seconds=0.0, image_labels=None):
+  """Exports fake "toy" and "image" models (version 1) under `base_path` (emptied first) and
+  starts a `repository.Repository` serving them (the image model with `image_labels`).
+
+  Returns:
+    ({"toy": (task, generator), "image": (task, generator)}, the started repository).
+  """
+  from aign_tf.serving import model_config  # pylint: disable=g-import-not-at-top
+  from aign_tf.serving import repository  # pylint: disable=g-import-not-at-top
+  shutil.rmtree(base_path, ignore_errors=True)
+  fakes = {kind: export_fake(kind, os.path.join(base_path, kind, "1"))
+           for kind in ("toy", "image")}
+  configs = [model_config.ModelConfig("toy", os.path.join(base_path, "toy")),
+             model_config.ModelConfig("image", os.path.join(base_path, "image"),
+                                      labels=image_labels or {})]
+  repo = repository.Repository(configs, poll_seconds=poll_seconds)
+  repo.start()
+  return fakes, repo
+
+
+def request(srv, method, path, body=None, headers=None):
+  """(status, parsed JSON, headers) of one REST request to `srv` on a fresh connection; the
+  answer must be JSON."""
+  connection = http.client.HTTPConnection(srv.host, srv.port, timeout=60)
+  try:
+    if isinstance(body, (dict, list)):
+      body = json.dumps(body)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    assert response.getheader("Content-Type") == "application/json", data
+    return response.status, json.loads(data), dict(response.getheaders())
+  finally:
+    connection.close()
 
 
 def random_inputs(specs, batch_size=2, seed=0, free_dim=4):

@@ -3,7 +3,6 @@
 name / signature_name / version / version_label; the status codes of errors and limits."""
 
 import os
-import shutil
 
 import grpc
 import numpy as np
@@ -18,8 +17,6 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from aign_tf import testing
 from aign_tf.serving import hostile
 from aign_tf.serving import limits as limits_lib
-from aign_tf.serving import model_config
-from aign_tf.serving import repository
 from aign_tf.serving import server
 from aign_tf.serving import testing as serving_testing
 
@@ -33,16 +30,9 @@ class GrpcTest(testing.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.base = os.path.join(tf.compat.v1.test.get_temp_dir(), "grpc_models")
-    shutil.rmtree(cls.base, ignore_errors=True)
-    cls.toy_task, cls.toy_generator = serving_testing.export_fake(
-        "toy", os.path.join(cls.base, "toy", "1"))
-    cls.image_task, cls.image_generator = serving_testing.export_fake(
-        "image", os.path.join(cls.base, "image", "1"))
-    configs = [model_config.ModelConfig("toy", os.path.join(cls.base, "toy")),
-               model_config.ModelConfig("image", os.path.join(cls.base, "image"),
-                                        labels={"stable": 1})]
-    cls.repo = repository.Repository(configs, poll_seconds=0)
-    cls.repo.start()
+    fakes, cls.repo = serving_testing.fake_repository(cls.base, image_labels={"stable": 1})
+    (cls.toy_task, cls.toy_generator), (cls.image_task, cls.image_generator) = (
+        fakes["toy"], fakes["image"])
     cls.srv = server.ModelServer(cls.repo, port=0, grpc_port=0, limits=LIMITS).start()
     cls.channel = grpc.insecure_channel(f"127.0.0.1:{cls.srv.grpc_port}")
     cls.predictions = prediction_service_pb2_grpc.PredictionServiceStub(cls.channel)

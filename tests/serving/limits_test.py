@@ -7,10 +7,8 @@ every case is fast."""
 import base64
 import concurrent.futures
 import dataclasses
-import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,19 +36,7 @@ LIMITS = limits_lib.Limits(
 TOY = json.dumps({"instances": [[1.0, 2.0, 3.0, 4.0]]}).encode()
 
 
-def request(srv, method, path, body=None, headers=None):
-  """(status, parsed JSON, headers) of one request on a fresh connection."""
-  connection = http.client.HTTPConnection(srv.host, srv.port, timeout=60)
-  try:
-    if isinstance(body, (dict, list)):
-      body = json.dumps(body)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    data = response.read()
-    assert response.getheader("Content-Type") == "application/json", data
-    return response.status, json.loads(data), dict(response.getheaders())
-  finally:
-    connection.close()
+request = serving_testing.request
 
 
 def png_b64(side):
@@ -86,13 +72,9 @@ class LimitsTest(testing.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.base = os.path.join(tf.compat.v1.test.get_temp_dir(), "limits_models")
-    shutil.rmtree(cls.base, ignore_errors=True)
-    serving_testing.export_fake("toy", os.path.join(cls.base, "toy", "1"))
-    serving_testing.export_fake("image", os.path.join(cls.base, "image", "1"))
-    cls.configs = [model_config.ModelConfig("toy", os.path.join(cls.base, "toy")),
-                   model_config.ModelConfig("image", os.path.join(cls.base, "image"))]
-    cls.repo = repository.Repository(cls.configs, poll_seconds=0)
-    cls.repo.start()
+    _, cls.repo = serving_testing.fake_repository(cls.base)
+    cls.configs = [model_config.ModelConfig(kind, os.path.join(cls.base, kind))
+                   for kind in ("toy", "image")]  # For servers of the tests' own.
     cls.srv = server.ModelServer(cls.repo, port=0, limits=LIMITS).start()
 
   @classmethod

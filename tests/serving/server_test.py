@@ -25,17 +25,7 @@ from aign_tf.serving import testing as serving_testing
 
 def request(srv, method, path, body=None, headers=None):
   """(status, parsed JSON) of one request on a fresh connection."""
-  connection = http.client.HTTPConnection(srv.host, srv.port, timeout=60)
-  try:
-    if isinstance(body, (dict, list)):
-      body = json.dumps(body)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    data = response.read()
-    assert response.getheader("Content-Type") == "application/json", data
-    return response.status, json.loads(data)
-  finally:
-    connection.close()
+  return serving_testing.request(srv, method, path, body, headers)[:2]
 
 
 class ServerTest(testing.TestCase):
@@ -44,16 +34,10 @@ class ServerTest(testing.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.base = os.path.join(tf.compat.v1.test.get_temp_dir(), "server_models")
-    shutil.rmtree(cls.base, ignore_errors=True)
-    cls.toy_task, cls.toy_generator = serving_testing.export_fake(
-        "toy", os.path.join(cls.base, "toy", "1"))
-    cls.image_task, cls.image_generator = serving_testing.export_fake(
-        "image", os.path.join(cls.base, "image", "1"))
-    configs = [model_config.ModelConfig("toy", os.path.join(cls.base, "toy")),
-               model_config.ModelConfig("image", os.path.join(cls.base, "image"),
-                                        labels={"stable": 1})]
-    cls.repo = repository.Repository(configs, poll_seconds=0.2)
-    cls.repo.start()
+    fakes, cls.repo = serving_testing.fake_repository(cls.base, poll_seconds=0.2,
+                                                      image_labels={"stable": 1})
+    (cls.toy_task, cls.toy_generator), (cls.image_task, cls.image_generator) = (
+        fakes["toy"], fakes["image"])
     cls.srv = server.ModelServer(cls.repo, port=0, max_body_bytes=200_000).start()
 
   @classmethod
