@@ -51,7 +51,15 @@ FLAGS = flags.FLAGS
 
 
 def run_one(variant, seed, model_dir, env):
-  """Trains and evaluates one run; returns its record."""
+  """Trains and evaluates one run; returns its record. A run whose test report exists is
+  read back, not repeated; an unfinished one resumes from its last checkpoint (the trainer
+  does that), so the script can be stopped and started again."""
+  report_path = os.path.join(model_dir, "test_report.json")
+  if os.path.isfile(report_path) and os.path.isfile(model_dir + ".record.json"):
+    with open(model_dir + ".record.json") as f:
+      record = json.load(f)
+    print(f"  {variant} seed {seed}: done before, read from {model_dir}", flush=True)
+    return record
   command = [sys.executable, os.path.join(_ROOT, "tools", "train.py"),
              f"--gin_file=gin/{variant}.gin", f"--model_dir={model_dir}",
              f"--gin_bindings=train.seed = {seed}"]
@@ -59,26 +67,36 @@ def run_one(variant, seed, model_dir, env):
     command.append(f"--gin_bindings=train_steps = {FLAGS.train_steps}")
   command += [f"--gin_bindings={b}" for b in FLAGS.gin_bindings]
   print(" ".join(command), flush=True)
+  from aign_tf.core import machine  # pylint: disable=g-import-not-at-top
+  peak = machine.matmul_peak_gflops()
   start = time.time()
-  with open(os.path.join(model_dir + ".log"), "w") as log:
+  with open(os.path.join(model_dir + ".log"), "a") as log:
     subprocess.run(command, cwd=_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                    check=True)
   minutes = (time.time() - start) / 60
-  report_path = os.path.join(model_dir, "test_report.json")
   subprocess.run([sys.executable, os.path.join(_ROOT, "tools", "evaluate.py"),
                   f"--model_dir={model_dir}", f"--output_json={report_path}"],
                  cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                  check=True)
   with open(report_path) as f:
     report = json.load(f)
-  from aign_tf.train import history  # pylint: disable=g-import-not-at-top
-  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
-  history = history.read(model_dir)
-  print(f"  {variant} seed {seed}: {minutes:.1f} min, step {report['step']}, "
-        f"abs_rel {report['metrics']['abs_rel']:.4f}", flush=True)
-  return {"variant": variant, "seed": seed, "minutes": minutes, "step": report["step"],
-          "num_examples": report["num_examples"], "metrics": report["metrics"],
-          "curve": [(h["step"], h["train_seconds"] / 60, h.get("abs_rel")) for h in history]}
+  from aign_tf.train import history as eval_history  # pylint: disable=g-import-not-at-top
+  entries = eval_history.read(model_dir)
+  train_minutes = entries[-1]["train_seconds"] / 60 if entries else float("nan")
+  print(f"  {variant} seed {seed}: {minutes:.1f} min ({train_minutes:.1f} of training, "
+        f"{report['step'] / max(train_minutes * 60, 1e-9):.2f} steps/s), step {report['step']}, "
+        f"abs_rel {report['metrics']['abs_rel']:.4f}; matmul peak before {peak:.0f} GFLOP/s",
+        flush=True)
+  record = {"variant": variant, "seed": seed, "minutes": minutes,
+            "train_minutes": train_minutes, "matmul_peak_gflops": peak,
+            "step": report["step"], "num_examples": report["num_examples"],
+            "metrics": report["metrics"],
+            "curve": [(h["step"], h["train_seconds"] / 60, h.get("abs_rel")) for h in entries],
+            "raw_weights_curve": [(h["step"], h["train_seconds"] / 60,
+                                   h.get("raw_weights/abs_rel")) for h in entries]}
+  with open(model_dir + ".record.json", "w") as f:
+    json.dump(record, f, indent=2)
+  return record
 
 
 def baselines():
@@ -149,12 +167,14 @@ def main(argv):
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   env = dict(os.environ)
   records = []
-  for i, variant in enumerate(FLAGS.variants):
+  for variant in FLAGS.variants:
     if not os.path.isfile(os.path.join(_ROOT, "gin", f"{variant}.gin")):
       raise app.UsageError(f"--variants: gin/{variant}.gin does not exist")
-    for seed in FLAGS.seeds:
+  # Seeds outside, variants inside: a stopped script leaves whole seeds of every variant.
+  for j, seed in enumerate(FLAGS.seeds):
+    for i, variant in enumerate(FLAGS.variants):
       run_env = env
-      if FLAGS.cold_cache and i == 0 and seed == FLAGS.seeds[0]:
+      if FLAGS.cold_cache and i == 0 and j == 0:
         run_env = {**env, "AIGN_TF_CACHE": tempfile.mkdtemp(prefix="aign_tf_cold_cache_")}
       model_dir = os.path.join(FLAGS.output_dir, f"{variant}_seed{seed}")
       records.append(run_one(variant, int(seed), model_dir, run_env))

@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 
 flags.DEFINE_list("gin_files", None, "Task gin files under gin/ (default: every task's).")
+flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. "
+                          "'train.deterministic = True'.")
 FLAGS = flags.FLAGS
 
 
@@ -32,7 +34,7 @@ def main(argv):
   for gin_file in FLAGS.gin_files or testing.task_gin_files():
     config.parse([os.path.join(testing.GIN_DIR, gin_file),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
-                 ["train.eval_every = 0"])
+                 ["train.eval_every = 0"] + FLAGS.gin_bindings)
     result = trainer.train(os.path.join(scratch, os.path.splitext(gin_file)[0]))
     print(json.dumps({"gin_file": gin_file, "weights_digest": result["weights_digest"],
                       "eval": {k: round(v, 6) for k, v in sorted(result["eval"].items())}}),

@@ -75,16 +75,22 @@ class LogProgress:
     self.last_time, self.last_step = now, step
 
 
+RAW_PREFIX = "raw_weights/"
+
+
 class Evaluate:
   """Evaluates the generator (its weight average, when training keeps one) on a few
   evaluation batches; logs, writes TensorBoard scalars, appends the eval history and writes
-  the task's pictures. `latest` keeps the last metrics."""
+  the task's pictures. `latest` keeps the last metrics. With `raw_weights_too` (and a weight
+  average) the training weights are evaluated as well, their metrics named
+  `raw_weights/<name>`: the two curves of one run side by side."""
 
   def __init__(self, model, task, dataset, num_batches, model_dir, writer, clock,
-               chief=True):
+               chief=True, raw_weights_too=False):
     self.model, self.task, self.dataset = model, task, dataset
     self.num_batches, self.model_dir = num_batches, model_dir
     self.writer, self.clock, self.chief = writer, clock, chief
+    self.raw_weights_too = raw_weights_too
     self.eval_fn = None
     self.latest = {}
 
@@ -95,6 +101,10 @@ class Evaluate:
     with self.model.averaged_generator():
       metrics, count, batch, prediction = evaluation.evaluate_model(
           self.model, self.task, self.dataset, self.num_batches, self.eval_fn)
+    if self.raw_weights_too and self.model.generator_average is not None:
+      raw, _, _, _ = evaluation.evaluate_model(self.model, self.task, self.dataset,
+                                               self.num_batches, self.eval_fn)
+      metrics.update({f"{RAW_PREFIX}{name}": value for name, value in raw.items()})
     logging.info("eval step %d (%d examples): %s", step, count,
                  "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
     if self.chief:

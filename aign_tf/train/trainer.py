@@ -181,6 +181,7 @@ def train(model_dir,
           checkpoint_every=500,
           eval_every=500,
           eval_batches=4,
+          eval_raw_weights=False,
           eval_batch_size=None,
           max_checkpoints_to_keep=3,
           strategy="default",
@@ -209,6 +210,9 @@ def train(model_dir,
     checkpoint_every: steps between checkpoints (one is also written at the end).
     eval_every: steps between evaluations and pictures (0: only at the end).
     eval_batches: batches per evaluation.
+    eval_raw_weights: with a weight average (`models.AIGN.weight_average_decay`), also
+      evaluate the training weights; their metrics go to the same history, TensorBoard and
+      log line as `raw_weights/<name>` (for experiments comparing the two curves).
     eval_batch_size: defaults to `batch_size`.
     max_checkpoints_to_keep: older checkpoints are deleted.
     strategy: a `tf.distribute.Strategy` or its name for `make_strategy` ("default",
@@ -282,7 +286,7 @@ def train(model_dir,
   log = actions.LogProgress(aign, writers["train"] if chief else None, batch_size,
                             train_steps, start_step)
   evaluate = actions.Evaluate(aign, task, eval_ds, eval_batches, model_dir, writers["eval"],
-                              clock, chief)
+                              clock, chief, raw_weights_too=eval_raw_weights)
   health_check = health.HealthCheck(lambda: log.latest, aign, task, example, on_collapse,
                                     collapse_patience)
   periodic = [actions.Periodic(log_every, log, last_step=train_steps, at_end=True),
