@@ -21,6 +21,7 @@ from aign_tf.data.mocap import keypoints2d
 from aign_tf.detectors import blazepose
 from aign_tf.models import pose_networks
 from aign_tf.models import temporal as temporal_models
+from aign_tf.serving import client
 from aign_tf.serving import export
 from aign_tf.serving import model_config
 from aign_tf.serving import pose_video
@@ -168,6 +169,13 @@ class PoseVideoTemporalTest(testing.TestCase):
   def test_per_frame_lifter_is_recorded(self):
     _, joints = self.lift("pose", _script())
     self.assertEqual(joints["lifter"], {"kind": "per_frame", "window": 1})
+
+  def test_unknown_model_fails_before_any_frame_is_read(self):
+    out = os.path.join(self.get_temp_dir(), "never")
+    detector = _ScriptedDetector(None)  # Would fail on the first frame.
+    with self.assertRaisesRegex(client.ServingError, "HTTP 404: model 'absent' not found"):
+      pose_video.run(self.frames, out, detector=detector, server=self.url, model="absent")
+    self.assertFalse(os.path.exists(out))
 
   def test_smooth_without_a_server_is_a_config_error(self):
     out = os.path.join(self.get_temp_dir(), "never")
