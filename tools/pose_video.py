@@ -8,10 +8,19 @@
     # ... smoothed over time (Savitzky-Golay; --smooth=one_euro for the causal filter):
     python tools/pose_video.py --input=clip.mp4 --output_dir=out/clip \
         --server=http://127.0.0.1:8501 --model=pose --smooth=savgol
+    # ... with a temporal lifter (gin/pose_temporal.gin, exported as pose_temporal): the
+    # same command; every frame is lifted from the window of frames around it (30 fps
+    # video, --step=2: the 15 fps the lifter was trained at), and smoothing still applies:
+    python tools/pose_video.py --input=clip.mp4 --output_dir=out/clip --step=2 \
+        --server=http://127.0.0.1:8501 --model=pose_temporal --smooth=savgol
 
 Writes keypoints/<frame>.json (the pose task's keypoint JSON), keypoints_2d.json (all
 frames), frames/<frame>.png and skeleton.gif (the 2D skeleton drawn), summary.json and,
-with --server, joints_3d.json (see aign_tf/serving/pose_video.py). The detector models
+with --server, joints_3d.json (see aign_tf/serving/pose_video.py). The served model's
+signature says which lifter it is: keypoints_2d [B, 17, 2] lifts each frame alone,
+[B, W, 17, 2] (a temporal lifter) lifts each frame from the W frames read centred on it,
+cut within runs of frames with a person (the first/last frame of a run repeated past its
+ends); joints_3d.json records the lifter's kind and window. The detector models
 come from the mediapipe 0.10.14 wheel on PyPI, fetched on first use (`python
 tools/fetch_samples.py detectors`). Videos need PyAV: pip install -e ".[video]".
 """
@@ -27,14 +36,18 @@ flags.DEFINE_float("fov_degrees", 60.0, "Horizontal field of view of the camera,
                    "intrinsics written with the keypoints (a phone's main camera: ~60-70).")
 flags.DEFINE_integer("step", 1, "Use every step-th frame.")
 flags.DEFINE_integer("max_frames", None, "Stop after this many frames.")
-flags.DEFINE_string("server", None, "URL of a TF-Serving-compatible server with the pose "
-                    "model: also write joints_3d.json.")
-flags.DEFINE_string("model", "pose", "The pose model's name on --server.")
+flags.DEFINE_string("server", None, "URL of a TF-Serving-compatible server with a pose "
+                    "model: also write joints_3d.json. A per-frame or a temporal lifter, "
+                    "recognised by its signature (a temporal one gets a window of frames "
+                    "per output frame).")
+flags.DEFINE_string("model", "pose", "The pose model's name on --server (e.g. pose, or "
+                    "pose_temporal for a temporal lifter).")
 flags.DEFINE_bool("gif", True, "Also write skeleton.gif.")
 flags.DEFINE_float("gif_fps", None, "GIF frame rate (default: the video's / step, else 10).")
-flags.DEFINE_enum("smooth", None, ["savgol", "one_euro"], "With --server: filter the 3D "
+flags.DEFINE_enum("smooth", None, ["savgol", "one_euro"], "Needs --server: filter the 3D "
                   "outputs over time (savgol: whole videos, no lag; one_euro: causal, for "
-                  "live use); the per-frame outputs stay in joints_3d_per_frame.json.")
+                  "live use), after either lifter; the lifter's unfiltered outputs stay in "
+                  "joints_3d_per_frame.json.")
 flags.DEFINE_float("smooth_fps", None, "Frame rate for --smooth (default: the video's / "
                    "step, else 30).")
 flags.DEFINE_string("detector_dir", None, "Folder with the detector .tflite files (default: "

@@ -10,11 +10,13 @@
                           --keypoints=` lifts the whole clip in one request
   frames/<frame>.png      the frame with the 2D skeleton drawn on it
   skeleton.gif            the drawn frames as an animation (Pillow; larger side <= 480 px)
-  joints_3d.json          with a server: the pose model's outputs for every frame
-                          ({"frames": [...], "joints_3d": [N, 17, 3], ...}); with
-                          `smooth`, smoothed over time ("smoothing" says how) and the
-                          per-frame outputs kept in joints_3d_per_frame.json
-  summary.json            frames read, frames with a person, the detector and the camera
+  joints_3d.json          with a server: the pose model's outputs for every frame with a
+                          person ({"frames": [...], "joints_3d": [N, 17, 3], ...,
+                          "lifter": {"kind", "window"}}); with `smooth`, smoothed over
+                          time ("smoothing" says how) and the lifter's unfiltered outputs
+                          kept in joints_3d_per_frame.json
+  summary.json            frames read, frames with a person, the detector, the camera and
+                          (with a server) the lifter
 
 Keypoints are BlazePose's (`blazepose.PoseTracker`: one person, the region follows the last
 frame) mapped to H36M-17 (`blazepose.to_h36m17`); `c` is the joint's visibility. Pixel
@@ -26,12 +28,25 @@ principal point at the image centre, f = (W / 2) / tan(fov / 2). The 3D model se
 normalised coordinates ((u - cx) / f, (v - cy) / f), so a wrong field of view mostly rescales
 the estimated distance to the camera.
 
+Lifters. The served model's `serving_default` says which kind it is, by the shape of its
+`keypoints_2d` input (`lifter_of`): `[B, 17, 2]` is a per-frame lifter (`tasks.pose`), each
+frame lifted alone; `[B, W, 17, 2]` a temporal lifter (`tasks.pose_temporal`), which lifts
+frame t from the W frames read centred on it (frames t - (W - 1) / 2 ... t + (W - 1) / 2;
+with `step` > 1 these are every step-th frame of the video). Its windows are cut within runs
+of consecutive frames read with a person, the run's first or last frame repeated past its
+ends (`aign_tf.data.pose.clip_windows`, the edge padding the task trains and evaluates
+with): a frame without a person gets no 3D output with either lifter, and a temporal
+window never reaches across one.
+
 Smoothing (`smooth="savgol"` or `"one_euro"`, `aign_tf.data.mocap.temporal`): per-frame
 lifting jitters because the detector's noise differs from frame to frame. The 3D outputs
-("joints_3d", "camera_translation", "root_depth") are filtered over each run of consecutive
-frames with a person (a frame without one starts a new run). Savitzky-Golay is for whole
-videos (no lag; its window, tuned at 15 fps, is scaled to the video's frame rate); One-Euro
-is causal, what a live stream could use. experiments/pose_temporal.py measures both.
+("joints_3d", "camera_translation", "root_depth") are filtered over the same runs of
+consecutive frames with a person. Savitzky-Golay is for whole videos (no lag; its window,
+tuned at 15 fps, is scaled to the video's frame rate); One-Euro is causal, what a live
+stream could use. The filter also applies after a temporal lifter, whose outputs still
+jitter (nothing in its objective asks for smooth motion): experiments/pose_temporal.py
+measured the temporal lifter followed by Savitzky-Golay as the most accurate and least
+jittery of its rows. Smoothing needs a lifter (a server); without one it is an error.
 
 Nothing is half-written: everything goes to a sibling folder that replaces `output_dir` at
 the end; on an error it is removed and `output_dir` is left as it was.
@@ -55,6 +70,8 @@ from aign_tf.detectors import images
 DEFAULT_FOV_DEGREES = 60.0
 DEFAULT_GIF_FPS = 10.0
 DEFAULT_SMOOTH_FPS = 30.0
+# The kinds of pose lifter (`lifter_of`).
+PER_FRAME, TEMPORAL = "per_frame", "temporal"
 GIF_MAX_SIDE = 480
 # Drawing colours: the person's left side, right side, the middle.
 LEFT, RIGHT, MIDDLE = (40, 120, 255), (255, 70, 40), (40, 220, 90)
@@ -136,16 +153,111 @@ def _gif_frame(path):
     return picture.copy()
 
 
-def lift(server, model, keypoints_path, output_path, names):
-  """Sends `keypoints_2d.json` to the pose model on a TF-Serving-compatible server and
-  writes its outputs with the frame names to `output_path` (atomically)."""
+def lifter_of(signature, model):
+  """The kind of pose lifter a signature is, from its `keypoints_2d` input (module doc).
+
+  Args:
+    signature: {"inputs": {name: (dtype, shape)}, ...}, as `client.Client.signatures`
+      gives it (shapes as lists, None for any size).
+    model: the model's name, for the error.
+
+  Returns:
+    {"kind": "per_frame", "window": 1} or {"kind": "temporal", "window": W}.
+
+  Raises:
+    errors.ConfigError: no `keypoints_2d` input, or one of another shape (not a pose model).
+  """
+  shape = signature["inputs"].get("keypoints_2d", (None, None))[1]
+  joints = [skeleton.NUM_JOINTS, 2]
+  if shape is not None and len(shape) == 3 and shape[1:] == joints:
+    return {"kind": PER_FRAME, "window": 1}
+  if (shape is not None and len(shape) == 4 and shape[2:] == joints
+      and shape[1] is not None and shape[1] % 2 == 1):
+    return {"kind": TEMPORAL, "window": int(shape[1])}
+  raise errors.ConfigError(
+      f"model {model!r} is not a pose lifter: its serving_default takes "
+      f"{_describe_inputs(signature['inputs'])}, not keypoints_2d [B, 17, 2] (per frame) or "
+      "[B, W, 17, 2] with W odd (a temporal lifter's windows)")
+
+
+def _describe_inputs(inputs):
+  return ", ".join(f"{name} {['B' if d is None else d for d in shape]}"
+                   for name, (_, shape) in sorted(inputs.items())) or "no inputs"
+
+
+def person_runs(names, read):
+  """Segment ids `[len(names)]`: runs of consecutive frames read, a frame missing from
+  `names` (no person) ending a run.
+
+  Args:
+    names: the frames with a person, in order (a subsequence of `read`).
+    read: every frame read, in order.
+  """
+  position = {name: i for i, name in enumerate(read)}
+  index = np.array([position[n] for n in names], np.int64)
+  if not len(index):
+    return index
+  return np.cumsum(np.concatenate([[0], np.diff(index) != 1])).astype(np.int64)
+
+
+def served_lifter(server, model):
+  """Asks the server which kind of pose lifter `model` is (`lifter_of`), before any frame
+  is read, so a wrong model or an unreachable server fails at once.
+
+  Returns:
+    (a `client.Client` for `server`, the lifter dict).
+
+  Raises:
+    errors.ConfigError: the model has no serving_default or is not a pose lifter.
+    client.ServingError: the server cannot be reached or does not know the model.
+  """
+  from aign_tf.serving import client as client_lib  # pylint: disable=g-import-not-at-top
+  client = client_lib.Client(server)
+  signatures = client.signatures(model)
+  if "serving_default" not in signatures:
+    raise errors.ConfigError(f"model {model!r} has no serving_default signature")
+  return client, lifter_of(signatures["serving_default"], model)
+
+
+def lift(client, model, lifter, keypoints_path, output_path, names, read):
+  """Lifts the clip's keypoints with the served pose model (module doc).
+
+  A per-frame lifter gets every frame's keypoints; a temporal lifter a window per frame,
+  cut within runs of consecutive frames with a person. The outputs are written with the
+  frame names and the lifter to `output_path` (atomically).
+
+  Args:
+    client: a `client.Client` of the server.
+    model: the model's name on it.
+    lifter: its kind and window (`served_lifter`).
+    keypoints_path: `keypoints_2d.json` (one person per frame of `names`, in order).
+    output_path: the JSON to write.
+    names: the frames with a person, in order.
+    read: every frame read, in order.
+
+  Returns:
+    (outputs: dict name -> `[N, ...]` arrays, the N frames lifted: those of `names` whose
+    pelvis was seen, with BlazePose all of them).
+
+  Raises:
+    client.ServingError: the server refused a request or cannot be reached.
+  """
+  from aign_tf.data import pose as pose_data  # pylint: disable=g-import-not-at-top
   from aign_tf.data.mocap import keypoints2d  # pylint: disable=g-import-not-at-top
   from aign_tf.serving import client as client_lib  # pylint: disable=g-import-not-at-top
   keypoints = keypoints2d.read_keypoints_json(keypoints_path)
-  return client_lib.predict_keypoints(
-      client_lib.Client(server), model, keypoints, output_path,
-      to_json=lambda outputs: {"frames": names, "layout": "h36m17",
+  # A person whose pelvis is unseen has no row: treated like a frame without a person.
+  lifted = [name for name, person in zip(names, keypoints["people"])
+            if person.get("row") is not None]
+  inputs = {"keypoints_2d": keypoints["keypoints_2d"]}
+  if lifter["kind"] == TEMPORAL:
+    inputs["keypoints_2d"] = pose_data.clip_windows(
+        keypoints["keypoints_2d"], person_runs(lifted, read), lifter["window"])
+  outputs = client_lib.predict_keypoints(
+      client, model, inputs, output_path,
+      to_json=lambda outputs: {"frames": lifted, "layout": "h36m17", "lifter": lifter,
                                **client_lib.jsonable(outputs)})
+  return outputs, lifted
 
 
 def smooth_outputs(outputs, names, read, method, fps):
@@ -161,10 +273,7 @@ def smooth_outputs(outputs, names, read, method, fps):
   Returns:
     (smoothed outputs, a dict describing the filter).
   """
-  position = {name: i for i, name in enumerate(read)}
-  index = np.array([position[n] for n in names])
-  # Runs of consecutive frames: a frame without a person starts a new segment.
-  segment = np.cumsum(np.concatenate([[0], np.diff(index) != 1]))
+  segment = person_runs(names, read)
   if method == temporal.SAVGOL:
     params = {"window": temporal.savgol_window(fps),
               "polyorder": temporal.SAVGOL_POLYORDER}
@@ -195,12 +304,14 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
     fov_degrees: horizontal field of view for the intrinsics.
     step: use every `step`-th frame.
     max_frames: stop after this many frames.
-    server: URL of a TF-Serving-compatible server with the pose model, to lift to 3D.
+    server: URL of a TF-Serving-compatible server with a pose model, to lift to 3D: a
+      per-frame or a temporal lifter, told apart by its signature (module doc).
     model: the model's name on that server.
     gif: also write `skeleton.gif`.
     gif_fps: its frame rate (default: the video's divided by `step`, else 10).
     detector: a `blazepose.PoseDetector` (default: a new one).
-    smooth: None, "savgol" or "one_euro": filter the 3D outputs over time (module doc).
+    smooth: None, "savgol" or "one_euro": filter the 3D outputs over time (module doc;
+      needs `server`).
     smooth_fps: the frames' rate for smoothing (default: the video's / step, else 30).
 
   Returns:
@@ -208,38 +319,52 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
 
   Raises:
     errors.DataError: unreadable input, or no person in any frame (names the input).
-    errors.ConfigError: a video without PyAV, bad arguments.
+    errors.ConfigError: a video without PyAV, bad arguments, a served model that is not
+      a pose lifter.
+    client.ServingError: the server cannot be reached or refuses a request.
   """
   if step < 1:
     raise errors.ConfigError(f"step must be >= 1, got {step}")
   if smooth is not None and smooth not in temporal.METHODS:
     raise errors.ConfigError(f"smooth must be one of {temporal.METHODS}, got {smooth!r}")
+  if smooth is not None and not server:
+    raise errors.ConfigError(f"smooth={smooth!r} filters the lifted 3D poses: it needs a "
+                             "server with the pose model (--server)")
   frames, fps = _frames(input_path, step, max_frames)
+  served = served_lifter(server, model) if server else None
   with files.staged_folder(output_dir) as staging:
     summary = _process(frames, staging, input_path, fov_degrees, detector)
     summary["fov_degrees"] = fov_degrees
-    names = summary["frames_with_person"]
     if gif:
       rate = gif_fps or (fps / step if fps else DEFAULT_GIF_FPS)
       pictures = [_gif_frame(os.path.join(staging, "frames", f"{n}.png"))
                   for n in summary["frames_read"]]
       pictures[0].save(os.path.join(staging, "skeleton.gif"), save_all=True,
                        append_images=pictures[1:], duration=round(1000 / rate), loop=0)
-    if server:
-      raw = "joints_3d_per_frame.json" if smooth else "joints_3d.json"
-      outputs = lift(server, model, os.path.join(staging, "keypoints_2d.json"),
-                     os.path.join(staging, raw), names)
-      if smooth:
-        rate = smooth_fps or (fps / step if fps else DEFAULT_SMOOTH_FPS)
-        outputs, how = smooth_outputs(outputs, names, summary["frames_read"], smooth, rate)
-        _write_json(os.path.join(staging, "joints_3d.json"),
-                    {"frames": names, "layout": "h36m17", "smoothing": how,
-                     **{k: np.asarray(v).tolist() for k, v in outputs.items()}})
-        summary["smoothing"] = how
-        summary["joints_3d_per_frame"] = raw
-      summary["joints_3d"] = "joints_3d.json"
+    if served:
+      rate = smooth_fps or (fps / step if fps else DEFAULT_SMOOTH_FPS)
+      summary.update(_lift_clip(staging, summary, served, model, smooth, rate))
     _write_json(os.path.join(staging, "summary.json"), summary)
   return summary
+
+
+def _lift_clip(staging, summary, served, model, smooth, smooth_fps):
+  """Writes joints_3d.json (and, smoothed, joints_3d_per_frame.json) into `staging`;
+  returns the summary's entries about them."""
+  client, lifter = served
+  raw = "joints_3d_per_frame.json" if smooth else "joints_3d.json"
+  outputs, lifted = lift(client, model, lifter, os.path.join(staging, "keypoints_2d.json"),
+                         os.path.join(staging, raw), summary["frames_with_person"],
+                         summary["frames_read"])
+  entries = {"lifter": lifter, "joints_3d": "joints_3d.json"}
+  if smooth:
+    outputs, how = smooth_outputs(outputs, lifted, summary["frames_read"], smooth,
+                                  smooth_fps)
+    _write_json(os.path.join(staging, "joints_3d.json"),
+                {"frames": lifted, "layout": "h36m17", "lifter": lifter, "smoothing": how,
+                 **{k: np.asarray(v).tolist() for k, v in outputs.items()}})
+    entries.update(smoothing=how, joints_3d_per_frame=raw)
+  return entries
 
 
 def _process(frames, out, input_path, fov_degrees, detector):
