@@ -142,16 +142,17 @@ def restore_newest(model, step, checkpoint_dir, inference_only=False):
 
 def build_generator(task, model):
   """Creates the generator's variables for restoring, without touching the task's data
-  where it can: `task.serve` on one random example of `serving_input_signature()` when the
-  task has one with fully known shapes, else (or if that example cannot run, e.g. a solver
+  where it can: `task.export.serve` on one random example of its `input_signature()` when
+  the task has an export with fully known shapes, else (or if that example cannot run, e.g. a solver
   with a singular system) on one evaluation batch. Drawing an evaluation set, e.g.
   procedural faces, only to learn the variables' shapes made exporting slow.
 
   The random example is stateless, so TensorFlow's random state is left as it was.
   """
   try:
-    specs = task.serving_input_signature()
-  except NotImplementedError:
+    exporter = task.export
+    specs = exporter.input_signature()
+  except (errors.ConfigError, NotImplementedError):
     specs = None
   if specs and all(spec.shape[1:].is_fully_defined() for spec in specs.values()):
     example = {}
@@ -161,7 +162,7 @@ def build_generator(task, model):
       example[name] = (tf.cast(values * 127.0, spec.dtype) if spec.dtype.is_integer
                        else tf.cast(values, spec.dtype))
     try:
-      task.serve(model.generator, example)
+      exporter.serve(model.generator, example)
       return
     except (tf.errors.OpError, ValueError) as e:
       logging.info("building %s's generator from its export signature failed (%s); "

@@ -259,7 +259,8 @@ def normalise_keypoints(keypoints):
   """Root-centres and scale-normalises `[N, 17, 2]` keypoints (NumPy).
 
   s is the RMS distance from the pelvis over the other joints, leaving out those lying
-  exactly on it (missing joints are placed there); `aign_tf.tasks.pose.normalise` is the same in TensorFlow.
+  exactly on it (missing joints are placed there); `aign_tf.tasks.pose_export.normalise` is
+  the same in TensorFlow.
 
   Returns dict "observation" `[N, 17, 2]`, "root_2d" `[N, 2]`, "scale_2d" `[N, 1]`.
 

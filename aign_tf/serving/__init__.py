@@ -9,6 +9,6 @@
 - `batching`: optional server-side batching of concurrent requests.
 - `server`: the HTTP server (`tools/serve.py`); `client`: a REST client (`tools/predict.py`).
 
-Nothing here is imported by `import aign_tf`; tasks only implement the export hooks of
-`aign_tf.tasks.base.Task`.
+Nothing here is imported by `import aign_tf`; a task only provides its export
+(`task.export`, an `aign_tf.tasks.export_base.TaskExport` in `aign_tf/tasks/<task>_export.py`).
 """

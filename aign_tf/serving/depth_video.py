@@ -233,7 +233,7 @@ def load_saved_model(path):
 
 def load_run(model_dir):
   """A training directory of the sfm task -> `SfmModel` (the generator restored with
-  `aign_tf.runs.restore`, run through the task's `serve` in this process).
+  `aign_tf.runs.restore`, run through `task.export.serve` in this process).
 
   Raises:
     errors.ConfigError: not a training directory, no checkpoint, or a run of another task.
@@ -246,8 +246,9 @@ def load_run(model_dir):
     raise errors.ConfigError(f"{model_dir}: a {task.name!r} run, not sfm (depth needs an sfm "
                              "training directory)")
   generator = model.generator
-  serve = tf.function(lambda feed: task.serve(generator, feed),
-                      input_signature=[task.serving_input_signature()])
+  exporter = task.export
+  serve = tf.function(lambda feed: exporter.serve(generator, feed),
+                      input_signature=[exporter.input_signature()])
   return SfmModel(serve, task.height, task.width,
                   {"model_dir": model_dir, "task": task.name, "step": step})
 

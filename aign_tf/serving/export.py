@@ -7,7 +7,8 @@ config, restores the latest checkpoint (generator only) and writes
 
 with the signatures
 
-- `serving_default`: `task.serving_input_signature()` -> `task.serve(generator, inputs)`;
+- `serving_default`: `task.export.input_signature()` -> `task.export.serve(generator,
+  inputs)` (the task's `aign_tf.tasks.export_base.TaskExport`);
 - `serving_bytes` (tasks with `image_inputs()`): the same, each image input replaced by a
   `tf.string` `[B]` of encoded PNG/JPEG (TF Serving's REST `{"b64": ...}` only decodes into
   string tensors), decoded to uint8 `[B, H, W, C]` inside the graph;
@@ -57,19 +58,20 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 
 def input_specs(task):
-  """`task.serving_input_signature()`, checked: dict name -> `tf.TensorSpec` named `name`.
+  """`task.export.input_signature()`, checked: dict name -> `tf.TensorSpec` named `name`.
 
   Raises:
     errors.ConfigError: the task defines no export, or its signature is malformed (names,
       batch axis, image inputs that are not uint8 `[B, H, W, C]` with known C).
   """
+  exporter = task.export
   try:
-    specs = task.serving_input_signature()
+    specs = exporter.input_signature()
   except NotImplementedError as e:
     raise errors.ConfigError(f"task {task.name!r} does not define an export signature "
-                             "(Task.serving_input_signature)") from e
+                             f"({type(exporter).__name__}.input_signature)") from e
   if not isinstance(specs, dict) or not specs:
-    raise errors.ConfigError(f"task {task.name!r}: serving_input_signature() must return a "
+    raise errors.ConfigError(f"task {task.name!r}: input_signature() must return a "
                              "non-empty dict name -> tf.TensorSpec")
   checked = {}
   for name, spec in specs.items():
@@ -83,7 +85,7 @@ def input_specs(task):
       raise errors.ConfigError(f"task {task.name!r}: serving input {name!r} must have a "
                                f"None batch axis, got shape {spec.shape}")
     checked[name] = tf.TensorSpec(spec.shape, spec.dtype, name=name)
-  for name in task.image_inputs():
+  for name in exporter.image_inputs():
     spec = checked.get(name)
     if (spec is None or spec.dtype != tf.uint8 or spec.shape.rank != 4
         or spec.shape[-1] not in (1, 3, 4)):
@@ -142,7 +144,7 @@ def build(task, generator, step=0, config_text=""):
   """Builds the export: a `tf.Module` holding the generator's variables and its signatures.
 
   Args:
-    task: an `aign_tf.tasks.base.Task` implementing the export hooks.
+    task: an `aign_tf.tasks.base.Task` with an export (`task.export`).
     generator: the built (and restored) Keras generator.
     step: the training step of the restored checkpoint.
     config_text: the operative gin config (its digest goes into `metadata`).
@@ -151,8 +153,9 @@ def build(task, generator, step=0, config_text=""):
     (module, signatures): pass both to `tf.saved_model.save(module, path, signatures=...)`.
 
   Raises:
-    errors.ConfigError: the task's export hooks are missing or malformed.
+    errors.ConfigError: the task's export is missing or malformed.
   """
+  exporter = task.export
   specs = input_specs(task)
   module = tf.Module(name="aign_export")
   # Only the variables are tracked: the Keras object graph is not serialised, so the
@@ -160,14 +163,14 @@ def build(task, generator, step=0, config_text=""):
   module.generator_variables = list(generator.variables)
 
   def serve(**inputs):
-    outputs = task.serve(generator, inputs)
+    outputs = exporter.serve(generator, inputs)
     if not isinstance(outputs, dict) or not outputs:
       raise errors.ConfigError(f"task {task.name!r}: serve() must return a non-empty dict "
                                "of named outputs")
     return {str(k): tf.convert_to_tensor(v) for k, v in outputs.items()}
 
   signatures = {SERVING_DEFAULT: tf.function(serve).get_concrete_function(**specs)}
-  image_names = tuple(task.image_inputs())
+  image_names = tuple(exporter.image_inputs())
   if image_names:
     bytes_specs = dict(specs)
     for name in image_names:
@@ -190,7 +193,7 @@ def build(task, generator, step=0, config_text=""):
       signatures[SERVING_PNG] = tf.function(serve_png).get_concrete_function(**bytes_specs)
 
   info = {"task": task.name, "step": int(step), "config_digest": files.text_digest(config_text),
-          "conventions": task.conventions() or ""}
+          "conventions": exporter.conventions() or ""}
 
   def metadata():
     return {"task": tf.constant(info["task"]),
@@ -257,11 +260,12 @@ def save(task, generator, path, step=0, config_text=""):
       raise errors.WriteError(f"{path}: cannot write the SavedModel "
                               f"({getattr(e, 'strerror', None) or str(e).splitlines()[0]})"
                               ) from e
+    exporter = task.export
     info = {"task": task.name, "step": int(step), "config_digest": files.text_digest(config_text),
-            "conventions": task.conventions() or "", "signatures": sorted(signatures),
+            "conventions": exporter.conventions() or "", "signatures": sorted(signatures),
             "inputs": {n: {"dtype": s.dtype.name, "shape": s.shape.as_list()}
                        for n, s in input_specs(task).items()},
-            "image_inputs": list(task.image_inputs()),
+            "image_inputs": list(exporter.image_inputs()),
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
     with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
@@ -297,7 +301,7 @@ def export(model_dir, export_base="export", name=None, version=None, update_conf
 
   Raises:
     errors.ConfigError: no operative config or checkpoint in `model_dir`, a task without
-      export hooks, an invalid name, an existing version, an unreadable models.config.
+      an export, an invalid name, an existing version, an unreadable models.config.
   """
   if name is not None and not model_config.valid_model_name(name):
     raise errors.ConfigError(f"invalid model name {name!r} (letters, digits, '_', '.', '-'; "

@@ -1,8 +1,9 @@
 """A tiny image task for serving tests and benchmarks (no gin, no data).
 
 `ImageTask` has the shape of the image tasks (uint8 images in, uint8 and float images out,
-a `serving_bytes` signature) with a two-layer convolutional generator, so export and the
-server's image paths are exercised before, and independently of, the real image tasks.
+a `serving_bytes` signature; `ImageExport`) with a two-layer convolutional generator, so
+export and the server's image paths are exercised before, and independently of, the real
+image tasks.
 """
 
 import http.client
@@ -14,6 +15,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from aign_tf.tasks import base
+from aign_tf.tasks import export_base
 
 
 class ImageTask(base.Task):
@@ -35,8 +37,14 @@ class ImageTask(base.Task):
     model(tf.zeros([1, self.size, self.size, self.channels]))
     return model
 
-  def serving_input_signature(self):
-    return {"image": tf.TensorSpec([None, self.size, self.size, self.channels], tf.uint8)}
+
+@export_base.register_export(ImageTask)
+class ImageExport(export_base.TaskExport):
+  """`ImageTask`'s export: the image tasks' shape (uint8 in, uint8 and float out)."""
+
+  def input_signature(self):
+    task = self.task
+    return {"image": tf.TensorSpec([None, task.size, task.size, task.channels], tf.uint8)}
 
   def image_inputs(self):
     return ("image",)
@@ -49,8 +57,9 @@ class ImageTask(base.Task):
             "mean": tf.reduce_mean(y, axis=[1, 2, 3])}
 
   def conventions(self):
-    return (f"image_test: input 'image' uint8 [B, {self.size}, {self.size}, "
-            f"{self.channels}] RGB; outputs 'image' uint8, 'image_float' float32 in [0, 1] "
+    task = self.task
+    return (f"image_test: input 'image' uint8 [B, {task.size}, {task.size}, "
+            f"{task.channels}] RGB; outputs 'image' uint8, 'image_float' float32 in [0, 1] "
             "of the same shape, 'mean' float32 [B].")
 
 
@@ -70,12 +79,18 @@ class KeypointsTask(base.Task):
     model(tf.zeros([1, self.num_joints, 2]))
     return model
 
-  def serving_input_signature(self):
-    return {"keypoints_2d": tf.TensorSpec([None, self.num_joints, 2], tf.float32)}
+
+@export_base.register_export(KeypointsTask)
+class KeypointsExport(export_base.TaskExport):
+  """`KeypointsTask`'s export."""
+
+  def input_signature(self):
+    return {"keypoints_2d": tf.TensorSpec([None, self.task.num_joints, 2], tf.float32)}
 
   def serve(self, generator, inputs):
     y = generator(inputs["keypoints_2d"], training=False)
-    return {"joints_3d": tf.reshape(y[:, 3:], [-1, self.num_joints, 3]), "camera": y[:, :3]}
+    return {"joints_3d": tf.reshape(y[:, 3:], [-1, self.task.num_joints, 3]),
+            "camera": y[:, :3]}
 
 
 def toy_generator(num_pairs=4, seed=0):

@@ -1,9 +1,12 @@
-"""The task contract: what `aign_tf.train` and `aign_tf.serving` need from an application.
+"""The task contract: what `aign_tf.train` needs from an application.
 
 A task owns its data (the observation stream, the unpaired memory, an evaluation split), its
-metrics and its pictures, and says how its generator is served. A new application is a data
+metrics, its pictures and its health checks; nothing else. A new application is a data
 module, a `Task` subclass registered with `@register_task`, a gin file and maybe a renderer
-(docs/adding_a_task.md walks through one).
+(docs/adding_a_task.md walks through one). How its generator is served is a separate
+module, `<task>_export.py` (the contract is in `aign_tf/tasks/export_base.py`), reached as
+`task.export`; a big task keeps its data sources and pictures in modules of their own too
+(`sfm_sources.py`, `pose_pictures.py`).
 
 Must implement:
   name                      short name (model_dir default, export name, logs)
@@ -14,12 +17,6 @@ Must implement:
 Should implement (defaults do nothing):
   metrics(batch, prediction)        per-example metrics `[B]`
   images(batch, prediction)         pictures for TensorBoard and `images/`
-
-For export (`tools/export.py`; TF Serving and TFLite), implement the four export hooks:
-  serving_input_signature()  inputs in documented units
-  serve(generator, inputs)   outputs in documented units (TensorFlow ops only)
-  image_inputs()             which inputs are images (adds a `serving_bytes` signature)
-  conventions()              text for the `metadata` signature and export/README.md
 
 Optional: `extra_metrics(generator, split)` (metrics over more than one batch).
 
@@ -38,6 +35,9 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from aign_tf import errors
+from aign_tf.tasks import export_base
+
 _TASKS = {}
 
 
@@ -47,9 +47,18 @@ def register_task(cls):
 
   Raises:
     ValueError: another class already registered the same name.
+    TypeError: the class still defines an export hook (`serve`, ...): export has its own
+      module now.
   """
   if not (isinstance(cls, type) and issubclass(cls, Task)):
     raise TypeError(f"@register_task decorates Task subclasses, not {cls!r}")
+  for hook in export_base.OLD_TASK_HOOKS:
+    if any(hook in vars(c) for c in cls.__mro__ if c is not Task):
+      raise TypeError(
+          f"{cls.__qualname__}.{hook}: export hooks moved out of Task: write a "
+          f"tasks.export_base.TaskExport subclass (input_signature, serve, image_inputs, "
+          f"conventions) registered with @export_base.register_export({cls.__qualname__}) "
+          "(docs/adding_a_task.md)")
   existing = _TASKS.get(cls.name)
   if existing is not None and existing.__qualname__ != cls.__qualname__:
     raise ValueError(f"task name {cls.name!r} is taken by {existing.__module__}."
@@ -128,29 +137,24 @@ class Task:
     del batch, prediction
     return {}
 
-  # Export (used by aign_tf.serving to write SavedModels for TF Serving) -------------------
+  @property
+  def export(self):
+    """This task's export (how `aign_tf.serving` serves its generator): the
+    `export_base.TaskExport` registered for its class, bound to this task.
 
-  def serving_input_signature(self):
-    """Inputs of the exported `serving_default` signature in the task's documented units:
-    dict name -> `tf.TensorSpec` with a `None` batch axis (e.g. uint8 images, float32
-    keypoints)."""
-    raise NotImplementedError(f"task {self.name!r} does not define an export signature")
-
-  def serve(self, generator, inputs):
-    """Maps `serving_input_signature()` inputs to a dict of named outputs in documented
-    units (e.g. uint8 and float images, metres), running `generator` in inference mode.
-    Traced inside a `tf.function`: TensorFlow ops only."""
-    raise NotImplementedError(f"task {self.name!r} does not define an export signature")
-
-  def image_inputs(self):
-    """Names of `serving_input_signature()` inputs that are uint8 images `[B, H, W, C]`;
-    export adds a `serving_bytes` signature taking them as encoded PNG/JPEG strings."""
-    return ()
-
-  def conventions(self):
-    """Short text describing input/output units and layouts, for the `metadata`
-    signature and export/README.md."""
-    return ""
+    Raises:
+      errors.ConfigError: no export is registered for the task's class.
+    """
+    cls = export_base.export_class(type(self))
+    if cls is None:
+      registered_tasks()  # Imports every module of aign_tf.tasks, and so every export.
+      cls = export_base.export_class(type(self))
+    if cls is None:
+      raise errors.ConfigError(
+          f"task {self.name!r} does not define an export: register an "
+          f"export_base.TaskExport for {type(self).__qualname__} "
+          "(aign_tf/tasks/export_base.py)")
+    return cls(self)
 
 
 def to_numpy(tree):

@@ -23,7 +23,8 @@ Metrics (per example, averaged by the evaluator):
            m x + (1 - m) y against the ground truth, mean_fill_hole_psnr and, with OpenCV
            installed, opencv_hole_psnr (Telea inpainting) as baselines.
 `bias_score` (a function) is the fraction of outputs an independent classifier assigns to the
-memory's class; experiments/faces_bias.py uses it.
+memory's class; experiments/faces_bias.py uses it. Export (uint8 images in and out):
+`aign_tf.tasks.faces_export`.
 """
 
 import os
@@ -259,29 +260,6 @@ class FaceSRTask(_FaceTask):
       rows.append(row)
     return {"faces_sr": imaging.grid(rows)}
 
-  # Export ---------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    side = self.resolution // self.scale
-    return {"image": tf.TensorSpec([None, side, side, 1 if self.grayscale else 3], tf.uint8)}
-
-  def serve(self, generator, inputs):
-    output = generator(to_float(inputs["image"]), training=False)
-    output = tf.clip_by_value(output, 0.0, 1.0)
-    return {"image": tf.cast(tf.round(output * 255.0), tf.uint8), "image_float": output}
-
-  def image_inputs(self):
-    return ("image",)
-
-  def conventions(self):
-    channels = 1 if self.grayscale else 3
-    side = self.resolution // self.scale
-    return (f"Input: image uint8 [B, {side}, {side}, {channels}] "
-            f"({'grey' if self.grayscale else 'RGB'}, 0-255), a face roughly aligned like "
-            f"CelebA's crops. Outputs: image uint8 [B, {self.resolution}, {self.resolution}, "
-            "3] RGB and image_float float32 in [0, 1], the super-resolved face; "
-            f"{self.scale}x{self.scale} average pooling of the output reproduces the input.")
-
 
 # Inpainting -------------------------------------------------------------------------------
 
@@ -385,31 +363,3 @@ class FaceInpaintTask(_FaceTask):
       row.append(memory[i])
       rows.append(row)
     return {"faces_inpaint": imaging.grid(rows)}
-
-  # Export ---------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    r = self.resolution
-    return {"image": tf.TensorSpec([None, r, r, 3], tf.uint8),
-            "mask": tf.TensorSpec([None, r, r, 1], tf.uint8)}
-
-  def serve(self, generator, inputs):
-    image = to_float(inputs["image"])
-    # white (>= 128) = hole; compared in float: TFLite has no uint8 Less kernel.
-    visibility = tf.cast(tf.cast(inputs["mask"], tf.float32) < 128.0, tf.float32)
-    observation, masked = self.observe(image, visibility)
-    output = tf.clip_by_value(generator(observation, training=False), 0.0, 1.0)
-    completed = masked + output * (1.0 - visibility)
-    return {"image": tf.cast(tf.round(completed * 255.0), tf.uint8),
-            "image_float": completed, "raw_float": output}
-
-  def image_inputs(self):
-    return ("image", "mask")
-
-  def conventions(self):
-    r = self.resolution
-    return (f"Inputs: image uint8 [B, {r}, {r}, 3] RGB face (aligned like CelebA's crops) and "
-            f"mask uint8 [B, {r}, {r}, 1] with white (>= 128) = hole, black = visible. "
-            f"Outputs: image uint8 [B, {r}, {r}, 3] and image_float float32 in [0, 1], the "
-            "input with its hole filled (visible pixels unchanged); raw_float float32, the "
-            "generator's whole image.")

@@ -12,12 +12,8 @@ Metrics (per example, millimetres; averaged over a split by `tools/evaluate.py`)
   pck3d_150   percentage of joints within 150 mm.
 Splits: "eval" (the held-out clips), "train" (training inputs), "clip:<name>" (one eval clip).
 
-Export (`serving_default`): `keypoints_2d` float32 `[B, 17, 2]` in normalised camera
-coordinates ((u - cx) / fx, (v - cy) / fy), H36M-17 order (`aign_tf.core.skeleton`)
--> `joints_3d` `[B, 17, 3]` metres, root-relative, camera frame (x right, y down, z forward),
-`camera_rotation` `[B, 3, 3]` (canonical body frame -> camera frame; identity when the
-generator predicts camera-frame poses), `camera_translation` `[B, 3]` (pelvis position in the
-camera frame, metres, assuming the reference body size) and `root_depth` `[B]`.
+Export (2D keypoints in normalised camera coordinates -> 3D joints in metres and the
+camera): `aign_tf.tasks.pose_export`.
 """
 
 import numpy as np
@@ -169,60 +165,6 @@ class PoseTask(base.Task):
     return {"pose_skeletons": pose_pictures.plot_poses(
         batch[keys.OBSERVATION][:count], prediction[pose_networks.JOINTS_3D][:count],
         batch[keys.TARGET][:count])}
-
-  # Export ----------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    return {KEYPOINTS_2D: tf.TensorSpec([None, skeleton.NUM_JOINTS, 2], tf.float32,
-                                        name=KEYPOINTS_2D)}
-
-  def serve(self, generator, inputs):
-    keypoints = tf.convert_to_tensor(inputs[KEYPOINTS_2D], tf.float32)
-    observation, root, scale = normalise(keypoints)
-    prediction = generator(observation, training=False)
-    root_depth = prediction[pose_networks.DEPTH] / scale  # [B, 1]
-    translation = tf.concat([root * root_depth, root_depth], axis=-1)
-    return {"joints_3d": prediction[pose_networks.JOINTS_3D],
-            "camera_rotation": projection.rotation_matrix(prediction[pose_networks.ROTATION]),
-            "camera_translation": translation,
-            "root_depth": root_depth[:, 0]}
-
-  def conventions(self):
-    return (
-        "input keypoints_2d: float32 [B, 17, 2], normalised camera coordinates "
-        "((u - cx) / fx, (v - cy) / fy), Human3.6M-17 joint order: " +
-        ", ".join(skeleton.JOINTS) + ". Missing joints: put them on the pelvis (joint 0). "
-        "outputs: joints_3d float32 [B, 17, 3] metres, root-relative (pelvis at 0), camera "
-        "frame x right, y down, z forward; camera_rotation [B, 3, 3] canonical body frame "
-        "(y up, facing +z) -> camera frame (identity when the generator predicts camera-frame "
-        "poses, the default); camera_translation [B, 3] pelvis in the camera "
-        "frame (metres, for a reference-sized adult); root_depth [B] its z.")
-
-
-def normalise(keypoints):
-  """TF version of `pose_data.normalise_keypoints`: `[B, J, 2]` -> (observation `[B, J, 2]`,
-  root `[B, 2]`, scale `[B, 1]`)."""
-  root = keypoints[:, skeleton.ROOT]
-  centred = keypoints - root[:, tf.newaxis]
-  squared = tf.reduce_sum(tf.square(centred), axis=-1)
-  present = tf.maximum(tf.reduce_sum(tf.cast(squared > 0, tf.float32), -1, keepdims=True), 1.0)
-  scale = tf.sqrt(tf.reduce_sum(squared, -1, keepdims=True) / present)
-  observation = tf.math.divide_no_nan(centred, scale[:, :, tf.newaxis])
-  return observation, root, scale
-
-
-def outputs_to_json(outputs):
-  """Exported-model outputs (NumPy or tensors, batch N) -> a JSON-ready dict.
-
-  {"joint_names": [...17], "units": "metres", "frame": ..., "people": [{"joints_3d": [[x, y,
-  z] x 17], "camera_rotation": 3x3, "camera_translation": [x, y, z], "root_depth": d}]}.
-  """
-  arrays = {k: np.asarray(v, np.float64) for k, v in outputs.items()}
-  count = len(arrays["joints_3d"])
-  people = [{k: np.round(v[i], 6).tolist() for k, v in arrays.items()} for i in range(count)]
-  return {"joint_names": list(skeleton.JOINTS), "units": "metres",
-          "frame": "camera (x right, y down, z forward), joints_3d root-relative",
-          "people": people}
 
 
 # Metrics ---------------------------------------------------------------------------------

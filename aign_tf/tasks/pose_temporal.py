@@ -19,8 +19,8 @@ Metrics: `PoseTask`'s per frame; `extra_metrics` (`tools/evaluate.py`) adds the 
 (mean joint acceleration, mm / frame^2, `aign_tf.data.mocap.temporal.jitter_mm`) of the
 predictions and of the ground truth, and the acceleration error, over the split's segments.
 
-Export (`serving_default`): `keypoints_2d` float32 `[B, window, 17, 2]` (normalised camera
-coordinates, one window per output frame) -> `PoseTask`'s outputs for the centre frames.
+Export (`keypoints_2d` `[B, window, 17, 2]` -> `PoseTask`'s outputs for the centre frames):
+`aign_tf.tasks.pose_export`.
 """
 
 import numpy as np
@@ -28,12 +28,10 @@ import tensorflow as tf
 
 from aign_tf import errors
 from aign_tf.core import keys
-from aign_tf.core import skeleton
 from aign_tf.data import pipeline
 from aign_tf.data import pose as pose_data
 from aign_tf.data.mocap import temporal
 from aign_tf.models import pose_networks
-from aign_tf.renderers import projection
 from aign_tf.tasks import base
 from aign_tf.tasks import pose
 
@@ -137,31 +135,6 @@ class PoseTemporalTask(pose.PoseTask):
   def images(self, batch, prediction):
     # The pictures of the per-frame task, drawn from the centre frames.
     return super().images({**batch, keys.OBSERVATION: batch[FRAME_OBSERVATION]}, prediction)
-
-  # Export ----------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    return {pose.KEYPOINTS_2D: tf.TensorSpec([None, self.window, skeleton.NUM_JOINTS, 2],
-                                             tf.float32, name=pose.KEYPOINTS_2D)}
-
-  def serve(self, generator, inputs):
-    keypoints = tf.convert_to_tensor(inputs[pose.KEYPOINTS_2D], tf.float32)
-    frames, _, _ = pose.normalise(tf.reshape(keypoints, [-1, skeleton.NUM_JOINTS, 2]))
-    windows = tf.reshape(frames, [-1, self.window, skeleton.NUM_JOINTS, 2])
-    _, root, scale = pose.normalise(keypoints[:, self.window // 2])
-    prediction = generator(windows, training=False)
-    root_depth = prediction[pose_networks.DEPTH] / scale
-    return {"joints_3d": prediction[pose_networks.JOINTS_3D],
-            "camera_rotation": projection.rotation_matrix(
-                prediction[pose_networks.ROTATION]),
-            "camera_translation": tf.concat([root * root_depth, root_depth], axis=-1),
-            "root_depth": root_depth[:, 0]}
-
-  def conventions(self):
-    return (f"input keypoints_2d: float32 [B, {self.window}, 17, 2], for each output frame "
-            f"the {self.window} frames centred on it (repeat the first/last frame at the "
-            "ends of a video); each frame as the pose model's keypoints_2d. outputs: the "
-            "pose model's, for the centre frames. " + super().conventions())
 
 
 def _take(batch, index):

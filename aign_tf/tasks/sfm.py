@@ -151,7 +151,7 @@ class SfmTask(base.Task):
   give the ATE of Zhou et al. 2017 in `tools/evaluate.py` (`extra_metrics`).
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
   (exactly round(fraction * num_train) pairs, at least 1, chosen by the seed);
-  `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `_to_batch`.
+  `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `to_batch`.
 
   Metric scale (opt-in, `gin/sfm_metric_scale.gin`): `metric_scale=True` adds depth metrics
   without median scaling ("<metric>_unscaled") and the per-image scale ratio
@@ -332,7 +332,7 @@ class SfmTask(base.Task):
       examples[EGOMOTION] = pairs[EGOMOTION]
     return examples
 
-  def _to_batch(self, examples):
+  def to_batch(self, examples):
     """uint8 frames -> the AIGN batch dict (done per batch, after batching).
 
     With `blur_levels` = n > 0 the renderer's source and the reconstruction target carry n
@@ -381,7 +381,7 @@ class SfmTask(base.Task):
     return pipeline.training_stream(
         tf.data.Dataset.from_tensor_slices(examples), count, batch_size, seed,
         memory=(lambda: base.memory_samples(self._memory(seed))) if with_memory else None,
-        memory_seed=seed + 3, batch_fn=self._to_batch)
+        memory_seed=seed + 3, batch_fn=self.to_batch)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):
@@ -390,7 +390,7 @@ class SfmTask(base.Task):
     if split == "train":
       pairs = {k: v[:max(self.num_eval, 1)] for k, v in pairs.items()}
     return tf.data.Dataset.from_tensor_slices(self._examples(pairs)).batch(batch_size).map(
-        self._to_batch)
+        self.to_batch)
 
   # Metrics and pictures -------------------------------------------------------------------
 
@@ -479,7 +479,7 @@ class SfmTask(base.Task):
     {"ate_mean", "ate_std"}, in scene units after the least-squares scale per snippet.
 
     Each snippet's consecutive frames make the pairs (target frame i, source frame i - 1),
-    fed to `generator` in the layout of `_to_batch`; the predicted egomotions are chained
+    fed to `generator` in the layout of `to_batch`; the predicted egomotions are chained
     into a trajectory. Procedural source and the "eval" split only (the snippets use the
     test photos); {} otherwise or with `num_snippets` = 0.
     """
@@ -494,7 +494,7 @@ class SfmTask(base.Task):
                                      axis=0)}
     predicted = []
     for start in range(0, len(pairs["target_frame"]), batch_size):
-      batch = self._to_batch({k: v[start:start + batch_size] for k, v in pairs.items()})
+      batch = self.to_batch({k: v[start:start + batch_size] for k, v in pairs.items()})
       prediction = generator(batch[keys.OBSERVATION], training=False)
       predicted.append(np.asarray(prediction["egomotion"], np.float64))
     predicted = np.concatenate(predicted).reshape(count, length - 1, 6)
@@ -518,37 +518,3 @@ class SfmTask(base.Task):
       rows.append(row)
     # Columns: target | source | predicted depth | true depth (if known) | warped source.
     return {"sfm": imaging.grid(rows)}
-
-  # Export ---------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    frame = tf.TensorSpec([None, self.height, self.width, 3], tf.uint8)
-    return {"target_frame": frame, "source_frame": frame,
-            "intrinsics": tf.TensorSpec([None, 4], tf.float32)}
-
-  def serve(self, generator, inputs):
-    from tensorflow_graphics.rendering.camera import perspective  # pylint: disable=g-import-not-at-top
-    batch = self._to_batch(inputs)
-    prediction = generator(batch[keys.OBSERVATION], training=False)
-    depth = prediction["depth"]
-    shape = tf.shape(depth)
-    grid = tf.broadcast_to(view_synthesis.pixel_grid(shape[1], shape[2])[None],
-                           tf.stack([shape[0], shape[1], shape[2], 2]))
-    intrinsics = tf.cast(inputs["intrinsics"], tf.float32)
-    points = perspective.unproject(
-        grid, depth, tf.broadcast_to(intrinsics[:, None, None, :2], tf.shape(grid)),
-        tf.broadcast_to(intrinsics[:, None, None, 2:], tf.shape(grid)))
-    return {"depth": depth, "egomotion": prediction["egomotion"], "points": points}
-
-  def image_inputs(self):
-    return ("target_frame", "source_frame")
-
-  def conventions(self):
-    return (f"Inputs: target_frame and source_frame uint8 RGB [B, {self.height}, "
-            f"{self.width}, 3]; intrinsics float32 [B, 4] = (f_x, f_y, c_x, c_y) in pixels "
-            "of these images (pixel centres at integers). Outputs: depth float32 [B, H, W, 1] "
-            "of the target frame (z along the optical axis; known up to a global scale); "
-            "egomotion float32 [B, 6] = (t_x, t_y, t_z, r_x, r_y, r_z) mapping target-camera "
-            "points into the source camera, P_s = R P_t + t, R = R_z R_y R_x (radians); "
-            "points float32 [B, H, W, 3] = the target pixels unprojected with depth and "
-            "intrinsics. Camera axes: x right, y down, z forward.")

@@ -5,8 +5,7 @@ renderer `AveragePooling1D(2)` hides each pair's difference d, and only the memo
 paired data) says what it should be. Metrics: `factor_error` (mean |y - y*|) and
 `predicted_offset` (mean predicted pair difference, to compare with the memory's).
 
-Export (`aign_tf.serving`): `observation` `[B, N]` float32 pair averages in, `factors`
-`[B, 2N]` and `pair_difference` `[B, N]` float32 out.
+Export: `aign_tf.tasks.toy_export`.
 """
 
 import numpy as np
@@ -67,19 +66,3 @@ class ToyTask(base.Task):
     pairs = prediction.reshape(prediction.shape[0], -1, 2)
     return {"factor_error": np.abs(prediction - target).mean(axis=1),
             "predicted_offset": (pairs[..., 0] - pairs[..., 1]).mean(axis=1)}
-
-  # Export ----------------------------------------------------------------------------------
-
-  def serving_input_signature(self):
-    return {"observation": tf.TensorSpec([None, self.num_pairs], tf.float32)}
-
-  def serve(self, generator, inputs):
-    factors = generator(inputs["observation"], training=False)
-    pairs = tf.reshape(factors, [-1, self.num_pairs, 2])
-    return {"factors": factors, "pair_difference": pairs[..., 0] - pairs[..., 1]}
-
-  def conventions(self):
-    return (f"toy: input 'observation' float32 [B, {self.num_pairs}], the pair averages "
-            f"a_i; outputs 'factors' float32 [B, {2 * self.num_pairs}] laid out "
-            "(a_0 + d_0/2, a_0 - d_0/2, a_1 + d_1/2, ...) and 'pair_difference' float32 "
-            f"[B, {self.num_pairs}] (d_i). Unitless.")

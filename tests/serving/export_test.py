@@ -2,9 +2,9 @@
 
 The round trip runs for every task gin file under gin/ (variants excluded): train 2 tiny
 steps, export, load the SavedModel in a fresh process with TensorFlow alone, call every
-signature and compare with the Keras generator run in this process. Tasks whose export hooks
-raise NotImplementedError are skipped with a reason, so tasks landing later are covered
-without editing this file.
+signature and compare with the Keras generator run in this process. Tasks without an export
+(`task.export`, aign_tf/tasks/export_base.py), or whose export raises NotImplementedError, are
+skipped with a reason, so tasks landing later are covered without editing this file.
 """
 
 import json
@@ -24,7 +24,10 @@ from aign_tf.core import files
 from aign_tf.serving import export
 from aign_tf.serving import model_config
 from aign_tf.serving import testing as serving_testing
+from aign_tf.tasks import base
+from aign_tf.tasks import export_base
 from aign_tf.tasks import toy
+from aign_tf.tasks import toy_export
 from aign_tf.train import trainer
 
 
@@ -66,9 +69,9 @@ def signature_inputs(task, arrays):
   """Inputs of each signature: serving_default as is, serving_bytes and serving_png with
   PNG images."""
   inputs = {export.SERVING_DEFAULT: arrays, export.METADATA: {}}
-  if task.image_inputs():
+  if task.export.image_inputs():
     encoded = dict(arrays)
-    for name in task.image_inputs():
+    for name in task.export.image_inputs():
       encoded[name] = np.array([serving_testing.encode_png(x) for x in arrays[name]], "S")
     inputs[export.SERVING_BYTES] = encoded
     inputs[export.SERVING_PNG] = encoded
@@ -129,20 +132,20 @@ class RoundTrips:
       try:
         export.input_specs(task)
       except errors.ConfigError as e:
-        if isinstance(e.__cause__, NotImplementedError):
-          results[gin_file] = {"skip": f"task {task.name!r} does not implement the export "
-                                       "hooks yet"}
+        if (export_base.export_class(type(task)) is None
+            or isinstance(e.__cause__, NotImplementedError)):
+          results[gin_file] = {"skip": f"task {task.name!r} does not define its export yet"}
           continue
       model_dir = os.path.join(directory, "run")
       try:
         trainer.train(model_dir)
-        export_base = os.path.join(directory, "export")
-        info = export.export(model_dir, export_base)
+        export_root = os.path.join(directory, "export")
+        info = export.export(model_dir, export_root)
         # The Keras generator, restored the same way, run in this process.
         task, model, step = runs.restore(model_dir)
         arrays = serving_testing.random_inputs(export.input_specs(task), batch_size=2)
-        expected = task.serve(model.generator,
-                              {k: tf.constant(v) for k, v in arrays.items()})
+        expected = task.export.serve(model.generator,
+                                     {k: tf.constant(v) for k, v in arrays.items()})
         with open(os.path.join(model_dir, runs.OPERATIVE_CONFIG)) as f:
           digest = files.text_digest(f.read())
       except Exception as e:  # pylint: disable=broad-except
@@ -152,7 +155,7 @@ class RoundTrips:
         config.gin.clear_config()
       results[gin_file] = {
           "task": task, "info": info, "step": step, "digest": digest,
-          "export_base": export_base,
+          "export_base": export_root,
           "expected": {k: np.asarray(v) for k, v in expected.items()}}
       jobs.append((gin_file, (info["path"], signature_inputs(task, arrays), directory)))
     if jobs:
@@ -169,11 +172,11 @@ class ExportTest(testing.TestCase):
     loaded = tf.saved_model.load(path)
     self.assertSameElements(loaded.signatures,
                             ["serving_default", "serving_bytes", "serving_png", "metadata"])
-    images = serving_testing.random_inputs(task.serving_input_signature(), 3)["image"]
+    images = serving_testing.random_inputs(task.export.input_signature(), 3)["image"]
     direct = loaded.signatures["serving_default"](image=tf.constant(images))
     decoded = loaded.signatures["serving_bytes"](
         image=tf.constant([serving_testing.encode_png(x) for x in images]))
-    expected = task.serve(generator, {"image": tf.constant(images)})
+    expected = task.export.serve(generator, {"image": tf.constant(images)})
     for name in ("image", "image_float", "mean"):
       self.assertAllClose(direct[name], expected[name], atol=1e-6)
       self.assertAllClose(decoded[name], expected[name], atol=1e-6)
@@ -221,10 +224,18 @@ class ExportTest(testing.TestCase):
   def test_serving_png_needs_image_inputs_and_uint8_outputs(self):
 
     class FloatOnly(serving_testing.ImageTask):
+      pass
+
+    @export_base.register_export(FloatOnly)
+    class FloatOnlyExport(serving_testing.ImageExport):  # pylint: disable=unused-variable
       def serve(self, generator, inputs):
         return {k: v for k, v in super().serve(generator, inputs).items() if k != "image"}
 
     class GrayOut(serving_testing.ImageTask):
+      pass
+
+    @export_base.register_export(GrayOut)
+    class GrayOutExport(serving_testing.ImageExport):  # pylint: disable=unused-variable
       def serve(self, generator, inputs):
         y = super().serve(generator, inputs)
         return dict(y, gray=y["image"][..., :1], flat=tf.reshape(y["image"], [-1, 192]))
@@ -255,6 +266,10 @@ class ExportTest(testing.TestCase):
   def test_failed_save_leaves_no_version(self):
 
     class Broken(toy.ToyTask):
+      pass
+
+    @export_base.register_export(Broken)
+    class BrokenExport(toy_export.ToyExport):  # pylint: disable=unused-variable
       def serve(self, generator, inputs):
         return {"x": inputs["observation"] @ tf.zeros([5, 1])}  # Shape error while tracing.
 
@@ -272,15 +287,26 @@ class ExportTest(testing.TestCase):
   def test_bad_task_signatures(self, specs, needle):
 
     class Task(toy.ToyTask):
-      def serving_input_signature(self):
-        if not specs:
-          raise NotImplementedError
-        return specs
+      pass
+
+    @export_base.register_export(Task)
+    class Export(export_base.TaskExport):  # pylint: disable=unused-variable
+      def input_signature(self):
+        return specs or super().input_signature()
 
       def image_inputs(self):
         return ("image",) if "image" in specs else ()
 
     with self.assertRaisesRegex(errors.ConfigError, needle):
+      export.input_specs(Task())
+
+  def test_task_without_export(self):
+
+    class Task(base.Task):
+      name = "no_export"
+
+    with self.assertRaisesRegex(errors.ConfigError, "task 'no_export' does not define an "
+                                "export: register an export_base.TaskExport"):
       export.input_specs(Task())
 
   def test_models_config_lists_every_export(self):
@@ -317,10 +343,10 @@ class ExportTest(testing.TestCase):
     self.assertEqual([m.name for m in model_config.read_config(
         os.path.join(result["export_base"], "models.config"))], [task.name])
     signatures = [export.SERVING_DEFAULT] + (
-        [export.SERVING_BYTES] if task.image_inputs() else [])
+        [export.SERVING_BYTES] if task.export.image_inputs() else [])
     pictures = export.image_outputs(
         {k: tf.TensorSpec(v.shape, v.dtype) for k, v in result["expected"].items()})
-    png = [export.SERVING_PNG] if task.image_inputs() and pictures else []
+    png = [export.SERVING_PNG] if task.export.image_inputs() and pictures else []
     self.assertSameElements({k.split("/")[0] for k in outputs},
                             signatures + png + [export.METADATA])
     if png:

@@ -71,7 +71,8 @@ class GrpcTest(testing.TestCase):
     observation = np.array([[1, 2, 3, 4], [0, 0, 0, 0.5]], np.float32)
     response = self.predictions.Predict(
         self.predict_request("toy", {"observation": observation}, version=1), timeout=30)
-    expected = self.toy_task.serve(self.toy_generator, {"observation": tf.constant(observation)})
+    expected = self.toy_task.export.serve(self.toy_generator,
+                                          {"observation": tf.constant(observation)})
     self.assertEqual(response.model_spec.name, "toy")
     self.assertEqual(response.model_spec.version.value, 1)
     self.assertEqual(response.model_spec.signature_name, "serving_default")
@@ -80,7 +81,7 @@ class GrpcTest(testing.TestCase):
       self.assertAllClose(tf.make_ndarray(response.outputs[name]), value, atol=1e-6)
 
   def test_predict_png_bytes_and_output_filter(self):
-    images = serving_testing.random_inputs(self.image_task.serving_input_signature(),
+    images = serving_testing.random_inputs(self.image_task.export.input_signature(),
                                            3)["image"]
     pngs = [serving_testing.encode_png(x) for x in images]
     request = self.predict_request("image", {"image": tf.make_tensor_proto(pngs,
@@ -90,7 +91,7 @@ class GrpcTest(testing.TestCase):
     response = self.predictions.Predict(request, timeout=30)
     self.assertEqual(list(response.outputs), ["image"])
     self.assertEqual(response.outputs["image"].dtype, tf.uint8.as_datatype_enum)
-    expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    expected = self.image_task.export.serve(self.image_generator, {"image": tf.constant(images)})
     self.assertAllEqual(tf.make_ndarray(response.outputs["image"]), expected["image"])
     # serving_png: DT_STRING out.
     response = self.predictions.Predict(self.predict_request(

@@ -138,7 +138,7 @@ class PoseVideoTemporalTest(testing.TestCase):
     keypoints = keypoints2d.read_keypoints_json(
         os.path.join(out, "keypoints_2d.json"))["keypoints_2d"]
     rows = [[0, 0, 1], [0, 1, 2], [1, 2, 2], [3, 3, 4], [3, 4, 5], [4, 5, 5]]
-    expected = self.temporal_task.serve(
+    expected = self.temporal_task.export.serve(
         self.temporal_lifter, {"keypoints_2d": tf.constant(keypoints[np.array(rows)])})
     self.assertAllClose(joints["joints_3d"], expected["joints_3d"], atol=1e-5)
     self.assertAllClose(joints["root_depth"], expected["root_depth"], rtol=1e-4)

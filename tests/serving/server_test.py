@@ -46,7 +46,8 @@ class ServerTest(testing.TestCase):
     super().tearDownClass()
 
   def toy_expected(self, observation):
-    return self.toy_task.serve(self.toy_generator, {"observation": tf.constant(observation)})
+    return self.toy_task.export.serve(self.toy_generator,
+                                      {"observation": tf.constant(observation)})
 
   def assert_error(self, status, result, expected_status, needle):
     self.assertEqual(status, expected_status, result)
@@ -107,9 +108,9 @@ class ServerTest(testing.TestCase):
                         atol=1e-6)
 
   def test_predict_b64_images(self):
-    images = serving_testing.random_inputs(self.image_task.serving_input_signature(),
+    images = serving_testing.random_inputs(self.image_task.export.input_signature(),
                                            3)["image"]
-    expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    expected = self.image_task.export.serve(self.image_generator, {"image": tf.constant(images)})
     instances = [{"b64": base64.b64encode(serving_testing.encode_png(x)).decode()}
                  for x in images]
     status, result = request(self.srv, "POST", "/v1/models/image/labels/stable:predict",
@@ -123,9 +124,9 @@ class ServerTest(testing.TestCase):
     self.assertAllClose(result["outputs"]["image_float"], expected["image_float"], atol=1e-6)
 
   def test_predict_png_outputs(self):
-    images = serving_testing.random_inputs(self.image_task.serving_input_signature(),
+    images = serving_testing.random_inputs(self.image_task.export.input_signature(),
                                            2)["image"]
-    expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    expected = self.image_task.export.serve(self.image_generator, {"image": tf.constant(images)})
     encoded = [{"b64": base64.b64encode(serving_testing.encode_png(x)).decode()}
                for x in images]
     # One output: row format gives a bare list, columnar a bare value; `*_bytes` strings
@@ -322,12 +323,12 @@ class ServerTest(testing.TestCase):
   def test_client_image_mode_writes_pngs(self):
     from PIL import Image  # pylint: disable=g-import-not-at-top
     directory = tempfile.mkdtemp(dir=self.get_temp_dir())
-    images = serving_testing.random_inputs(self.image_task.serving_input_signature(),
+    images = serving_testing.random_inputs(self.image_task.export.input_signature(),
                                            1)["image"]
     path = os.path.join(directory, "in.png")
     with open(path, "wb") as f:
       f.write(serving_testing.encode_png(images[0]))
-    expected = self.image_task.serve(self.image_generator, {"image": tf.constant(images)})
+    expected = self.image_task.export.serve(self.image_generator, {"image": tf.constant(images)})
     # By default through serving_png: the model's PNG of its uint8 output, written as is.
     written = client_lib.predict_images(client_lib.Client(self.srv.url), "image", [path],
                                         os.path.join(directory, "png"))
@@ -365,7 +366,7 @@ class BatchingServerTest(testing.TestCase):
                               {"instances": o.tolist()}), observations))
       for observation, (status, result) in zip(observations, results):
         self.assertEqual(status, 200, result)
-        expected = task.serve(generator, {"observation": tf.constant(observation)})
+        expected = task.export.serve(generator, {"observation": tf.constant(observation)})
         self.assertAllClose([p["factors"] for p in result["predictions"]],
                             expected["factors"], atol=1e-5)
       status, result = request(srv, "POST", "/v1/models/toy:predict", {"instances": [[1]]})

@@ -1,4 +1,4 @@
-"""Tests of the face tasks: batches, metrics, pictures, manifests and export hooks."""
+"""Tests of the face tasks: batches, metrics, pictures, manifests and export."""
 
 import json
 import os
@@ -132,23 +132,23 @@ class FaceSRTaskTest(testing.TestCase):
   def test_serve(self):
     task = sr_task()
     generator = lambda x, training=False: downsample.box_upsample(x, 4)
-    spec = task.serving_input_signature()["image"]
+    spec = task.export.input_signature()["image"]
     self.assertEqual(spec.shape.as_list(), [None, 4, 4, 3])
     self.assertEqual(spec.dtype, tf.uint8)
     image = np.random.default_rng(0).integers(0, 256, [2, 4, 4, 3]).astype(np.uint8)
-    out = tf.function(task.serve)(generator, {"image": tf.constant(image)})
+    out = tf.function(task.export.serve)(generator, {"image": tf.constant(image)})
     self.assertEqual(out["image"].dtype, tf.uint8)
     self.assertAllEqual(out["image"][:, ::4, ::4], image)
     self.assertAllClose(out["image_float"][:, ::4, ::4], image / 255.0)
-    self.assertEqual(task.image_inputs(), ("image",))
-    self.assertIn("uint8", task.conventions())
+    self.assertEqual(task.export.image_inputs(), ("image",))
+    self.assertIn("uint8", task.export.conventions())
 
 
   def test_saved_model_round_trip(self):
     from aign_tf.models import face_networks  # pylint: disable=g-import-not-at-top
     task = sr_task()
     generator = face_networks.SRResNet(scale=4, filters=4, num_blocks=1)
-    spec = task.serving_input_signature()
+    spec = task.export.input_signature()
 
     class Module(tf.Module):
 
@@ -158,7 +158,7 @@ class FaceSRTaskTest(testing.TestCase):
 
       @tf.function(input_signature=[spec["image"]])
       def serve(self, image):
-        return task.serve(self.generator, {"image": image})
+        return task.export.serve(self.generator, {"image": image})
 
     path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "1")
     module = Module()
@@ -207,10 +207,10 @@ class FaceInpaintTaskTest(testing.TestCase):
     image = np.full([1, 16, 16, 3], 200, np.uint8)
     mask = np.zeros([1, 16, 16, 1], np.uint8)
     mask[0, 4:8, 4:8] = 255
-    out = tf.function(task.serve)(generator, {"image": image, "mask": mask})
+    out = tf.function(task.export.serve)(generator, {"image": image, "mask": mask})
     self.assertAllEqual(out["image"][0, 0, 0], [200, 200, 200])
     self.assertAllEqual(out["image"][0, 5, 5], [128, 128, 128])
-    self.assertEqual(task.image_inputs(), ("image", "mask"))
+    self.assertEqual(task.export.image_inputs(), ("image", "mask"))
 
 
 if __name__ == "__main__":

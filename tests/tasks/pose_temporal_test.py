@@ -1,4 +1,4 @@
-"""Tests of the video pose task: clip windows, batches, jitter metrics and export hooks."""
+"""Tests of the video pose task: clip windows, batches, jitter metrics and export."""
 
 import gin
 import numpy as np
@@ -112,11 +112,11 @@ class PoseTemporalTaskTest(testing.TestCase):
     batch, _ = task.eval_examples("eval")
     keypoints = pose_data.clip_windows(batch[pose.KEYPOINTS_2D], batch[pose_temporal.SEGMENT],
                                        9)[:5]
-    out = task.serve(lifter, {pose.KEYPOINTS_2D: tf.constant(keypoints)})
+    out = task.export.serve(lifter, {pose.KEYPOINTS_2D: tf.constant(keypoints)})
     expected = lifter(batch[keys.OBSERVATION][:5])[pose_networks.JOINTS_3D]
     self.assertAllClose(out["joints_3d"], expected, atol=1e-5)
     self.assertEqual(out["camera_translation"].shape, (5, 3))
-    self.assertEqual(task.serving_input_signature()[pose.KEYPOINTS_2D].shape.as_list(),
+    self.assertEqual(task.export.input_signature()[pose.KEYPOINTS_2D].shape.as_list(),
                      [None, 9, 17, 2])
 
 

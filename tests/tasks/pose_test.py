@@ -1,4 +1,4 @@
-"""Tests of the pose task: metrics, batches, pictures and the export hooks."""
+"""Tests of the pose task: metrics, batches, pictures and the export."""
 
 import numpy as np
 import tensorflow as tf
@@ -11,6 +11,7 @@ from aign_tf.data.mocap import procedural
 from aign_tf.models import pose_networks
 from aign_tf.renderers import projection
 from aign_tf.tasks import pose
+from aign_tf.tasks import pose_export
 
 
 def tiny_task(**kwargs):
@@ -80,7 +81,7 @@ class PoseTaskTest(testing.TestCase):
     task = tiny_task()
     batch, _ = task.eval_examples("eval")
     generator = pose_networks.PoseLifter(hidden_units=8, num_blocks=1)
-    outputs = task.serve(generator, {pose.KEYPOINTS_2D: batch[pose.KEYPOINTS_2D]})
+    outputs = task.export.serve(generator, {pose.KEYPOINTS_2D: batch[pose.KEYPOINTS_2D]})
     prediction = generator(batch[keys.OBSERVATION])
     self.assertAllClose(outputs["joints_3d"], prediction["joints_3d"], atol=1e-5)
     # The camera puts the pelvis on the ray through the observed root.
@@ -95,10 +96,10 @@ class PoseTaskTest(testing.TestCase):
         normalise=False)
     self.assertAllClose(image, rendered, atol=1e-5)
     self.assertEqual(outputs["camera_rotation"].shape, (8, 3, 3))
-    spec = task.serving_input_signature()[pose.KEYPOINTS_2D]
+    spec = task.export.input_signature()[pose.KEYPOINTS_2D]
     self.assertEqual(spec.shape.as_list(), [None, skeleton.NUM_JOINTS, 2])
-    self.assertIn("normalised camera coordinates", task.conventions())
-    as_json = pose.outputs_to_json(outputs)
+    self.assertIn("normalised camera coordinates", task.export.conventions())
+    as_json = pose_export.outputs_to_json(outputs)
     self.assertLen(as_json["people"], 8)
     self.assertLen(as_json["people"][0]["joints_3d"], 17)
     self.assertEqual(as_json["joint_names"][0], "pelvis")

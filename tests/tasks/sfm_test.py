@@ -1,4 +1,4 @@
-"""Tests of the sfm task: batches, metrics, pictures, export hooks, real-format wiring."""
+"""Tests of the sfm task: batches, metrics, pictures, export, real-format wiring."""
 
 import os
 import tempfile
@@ -184,12 +184,12 @@ class SfmExportTest(testing.TestCase):
   def test_serve_outputs(self):
     task = _tiny_task()
     generator = sfm_networks.DepthEgomotionNet(base_filters=4)
-    spec = task.serving_input_signature()
+    spec = task.export.input_signature()
     self.assertEqual(spec["target_frame"].dtype, tf.uint8)
     inputs = {"target_frame": tf.zeros([2, 16, 48, 3], tf.uint8),
               "source_frame": tf.fill([2, 16, 48, 3], tf.constant(200, tf.uint8)),
               "intrinsics": tf.constant([[30.0, 30.0, 23.5, 7.5]] * 2)}
-    outputs = tf.function(lambda x: task.serve(generator, x),
+    outputs = tf.function(lambda x: task.export.serve(generator, x),
                           input_signature=[spec])(inputs)
     self.assertEqual(outputs["depth"].shape, (2, 16, 48, 1))
     self.assertEqual(outputs["egomotion"].shape, (2, 6))
@@ -197,8 +197,8 @@ class SfmExportTest(testing.TestCase):
     # The principal point's ray is the optical axis: x = y = 0 there... (between pixels)
     self.assertAllClose(outputs["points"][:, 7, 23, 0] / outputs["depth"][:, 7, 23, 0],
                         [-0.5 / 30.0] * 2, atol=1e-6)
-    self.assertEqual(set(task.image_inputs()), {"target_frame", "source_frame"})
-    self.assertIn("egomotion", task.conventions())
+    self.assertEqual(set(task.export.image_inputs()), {"target_frame", "source_frame"})
+    self.assertIn("egomotion", task.export.conventions())
 
 
 def _write_png(path, array):
