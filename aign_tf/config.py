@@ -53,9 +53,34 @@ def parse(gin_files=(), gin_bindings=(), search_paths=()):
     # gin's message: what is wrong, then where ("In file ..., line N"), then the line.
     lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
     message = lines[0] if lines else type(e).__name__
+    message = moved_binding(message) or message
     if len(lines) >= 3 and lines[-2].startswith("In "):
       message = f"{message.rstrip('.')} ({lines[-2][3:]}: {lines[-1]})"
     raise errors.ConfigError(f"gin: {message}") from e
+
+
+_NO_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")
+
+
+def moved_binding(message):
+  """For gin's "Configurable 'X' doesn't have a parameter named 'p'" about a parameter that
+  moved (`configurables.moved_bindings()`): "<module>.X.p moved: <where it went>"; else
+  None."""
+  match = _NO_PARAMETER.search(message)
+  if not match:
+    return None
+  name, parameter = match.groups()
+  try:
+    found = gin.config._REGISTRY.get_match(name)  # pylint: disable=protected-access
+  except (ValueError, KeyError):
+    return None
+  if found is None:
+    return None
+  selector = f"{found.module}.{found.name}" if found.module else found.name
+  hint = configurables.moved_bindings().get(f"{selector}.{parameter}")
+  if hint is None:
+    return None
+  return f"{selector}.{parameter} moved: {hint() if callable(hint) else hint}"
 
 
 def resolve(binding_key):

@@ -11,6 +11,7 @@ parsed. A new module registers itself by living in one of those packages.
 
 import importlib
 import pkgutil
+import sys
 
 import gin
 import tf_keras as keras
@@ -51,3 +52,14 @@ def register_all():
   """Imports every module that registers gin configurables."""
   for module in configurable_modules():
     importlib.import_module(module)
+
+
+def moved_bindings():
+  """dict old binding -> where it went, merged from the `MOVED_BINDINGS` of every module
+  `register_all` imports (a module that moves a constructor argument elsewhere declares it
+  there, next to the configurable). A value is a text or a callable returning one, e.g.
+  "bind sfm_sources.Frames.data_dir"; `aign_tf.config.parse` puts it in its error."""
+  moved = {}
+  for module in configurable_modules():
+    moved.update(getattr(sys.modules.get(module), "MOVED_BINDINGS", None) or {})
+  return moved

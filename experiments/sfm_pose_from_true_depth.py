@@ -37,8 +37,9 @@ def main(argv):
   from aign_tf.objectives import reconstruction  # pylint: disable=g-import-not-at-top
   from aign_tf.renderers import view_synthesis  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import sfm_sources  # pylint: disable=g-import-not-at-top
 
-  task = sfm.SfmTask(num_train=FLAGS.num_train, num_eval=200)
+  task = sfm.SfmTask(source=sfm_sources.Procedural(num_train=FLAGS.num_train), num_eval=200)
   train = task._pairs("train")  # pylint: disable=protected-access
   test = task._pairs("eval")  # pylint: disable=protected-access
   to_float = lambda a: tf.constant(a, tf.float32) / 255.0

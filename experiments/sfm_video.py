@@ -61,7 +61,7 @@ FLAGS = flags.FLAGS
 def train(variant, model_dir):
   command = [sys.executable, os.path.join(_ROOT, "tools", "train.py"),
              "--gin_file=gin/sfm_video.gin", f"--model_dir={model_dir}",
-             f"--gin_bindings=tasks.SfmTask.data_dir = '{FLAGS.video}'",
+             f"--gin_bindings=sfm_sources.Frames.data_dir = '{FLAGS.video}'",
              f"--gin_bindings=train_steps = {FLAGS.train_steps}",
              f"--gin_bindings=train.seed = {FLAGS.seed}",
              "--gin_bindings=train.eval_every = 200",

@@ -155,7 +155,7 @@ def photo_textures(split="train"):
   except ImportError as e:
     raise errors.ConfigError(
         "texture='photos' needs scikit-image (pip install scikit-image), or set "
-        "SfmTask.texture = 'procedural'") from e
+        "sfm_sources.Procedural.texture = 'procedural'") from e
   photos = []
   for name in PHOTO_SPLITS[split]:
     image = np.asarray(getattr(skdata, name)(), np.float64)

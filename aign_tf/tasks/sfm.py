@@ -17,7 +17,9 @@ Batch layout (keys from `aign_tf.core.keys`):
   egomotion              `[B, 6]` true egomotion (evaluation, when known).
   memory                 `[B, H, W, 1]` depth maps of other scenes (training).
 Conventions (camera axes, pixels, egomotion) are those of
-`aign_tf.renderers.view_synthesis`.
+`aign_tf.renderers.view_synthesis`. The pairs come from a source (`aign_tf.tasks.sfm_sources`:
+procedural corridors by default, KITTI, an SfMLearner dump, a video); export is
+`aign_tf.tasks.sfm_export`.
 
 Metrics follow Zhou et al. 2017 / Eigen et al. 2014: depth abs-rel, sq-rel, RMSE, log-RMSE
 and delta < 1.25 after scaling each predicted map by median(true) / median(predicted) (a
@@ -25,6 +27,7 @@ monocular depth is known up to scale); egomotion translation error after the lea
 scale per example, and the rotation error angle in degrees.
 """
 
+import functools
 import os
 
 from absl import logging
@@ -36,8 +39,6 @@ from aign_tf import errors
 from aign_tf.core import files
 from aign_tf.core import imaging
 from aign_tf.core import keys
-from aign_tf.data import frames as frames_data
-from aign_tf.data import kitti
 from aign_tf.data import pipeline
 from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
@@ -46,11 +47,9 @@ from aign_tf.models import sfm_networks
 from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import base
 from aign_tf.tasks import sfm_metrics
+from aign_tf.tasks import sfm_sources
 
-EGOMOTION = "egomotion"
-# Bumped whenever the procedural generator changes, so stale cache files are not used.
-_VERSION = "v3"
-_SOURCES = ("procedural", "kitti_raw", "kitti_eigen", "sfmlearner", "frames")
+EGOMOTION = sfm_sources.EGOMOTION
 # Training health (`health`): a batch whose depth maps have a median per-map spread (std of
 # log depth) below this is "flat" (procedural corridors: ~0.5; a constant depth: 0).
 MIN_DEPTH_SPREAD = 0.02
@@ -59,7 +58,7 @@ MIN_DEPTH_SPREAD = 0.02
 MAX_SCALE_RATIO = 10.0
 _NO_PARALLAX = ("below ~1% there is no parallax to learn depth from (a standing or panning "
                 "camera, scene cuts): use a clip where the camera travels, or a larger "
-                "tasks.SfmTask.frame_step")
+                "sfm_sources.Frames.frame_step")
 _OVERRULED = ("the photometric term was overruled: lower models.AIGN.regularizer_weights"
               "['smoothness'] or models.AIGN.adversarial_weight (a discriminator winning "
               "against a memory of other scenes flattens depth too)")
@@ -76,17 +75,19 @@ def sfm_prior_weight(weight=0.01):
   a discriminator would push a street scene's depth toward a corridor's, so it trains
   without one (photometric + smoothness). Reads the gin bindings of `tasks.SfmTask`.
   """
-  source, memory_file = (_bound("tasks.SfmTask.source", "procedural"),
-                         _bound("tasks.SfmTask.memory_file", None))
-  if source == "procedural" or memory_file or not weight:
+  memory_file = _bound("tasks.SfmTask.memory_file", None)
+  if memory_file or not weight:
+    return weight
+  source = sfm_sources.build(_evaluated(_bound("tasks.SfmTask.source", "procedural")))
+  if source.matches_builtin_memory:
     return weight
   logging.warning(
       "SfmTask: source=%r (%s) and no depth memory of similar scenes "
       "(tasks.SfmTask.memory_file is unset; the built-in memory shows procedural "
       "corridors): training without the depth discriminator (adversarial weight 0 instead "
       "of %g). To use a depth prior, bind tasks.SfmTask.memory_file to a .npy of depth maps "
-      "of the same kind of scenes [N, H, W], in the same units.", source,
-      _bound("tasks.SfmTask.data_dir", "?"), weight)
+      "of the same kind of scenes [N, H, W], in the same units.", source.name,
+      getattr(source, "data_dir", "?"), weight)
   return 0.0
 
 
@@ -119,39 +120,69 @@ def _bound(name, default):
     return default
 
 
+def _evaluated(value):
+  """A bound value with a gin reference (`@sfm_sources.Frames()`) evaluated."""
+  if isinstance(value, gin.config.ConfigurableReference):
+    fn = value.scoped_configurable_fn
+    return fn() if value.evaluate else fn
+  return value
+
+
+# SfmTask's per-source arguments moved to the sources (`sfm_sources`): parameter -> the
+# source classes that took it over. `aign_tf.config.parse` turns an old binding
+# `tasks.SfmTask.<parameter>` into one line naming the new one (`MOVED_BINDINGS`).
+_MOVED_TO_SOURCES = {
+    "num_train": ("Procedural",), "texture": ("Procedural",),
+    "num_snippets": ("Procedural",),
+    "data_dir": ("Frames", "KittiRaw", "KittiEigen", "SfmLearner"),
+    "eval_fraction": ("Frames", "KittiRaw"), "poses_file": ("KittiRaw",),
+    "eigen_list": ("KittiEigen",), "intrinsics": ("Frames",), "fov_degrees": ("Frames",),
+    "crop": ("Frames",), "frame_step": ("Frames",)}
+
+
+def _bound_source_class():
+  """The class name of the source bound to `tasks.SfmTask.source` so far, or None."""
+  value = _bound("tasks.SfmTask.source", "procedural")
+  if isinstance(value, gin.config.ConfigurableReference):
+    return value.configurable.name
+  source = sfm_sources.SOURCES.get(value) if isinstance(value, str) else None
+  return source.__name__ if source else None
+
+
+def _moved_hint(parameter, classes):
+  """Where `tasks.SfmTask.<parameter>` went: the bound source's binding when it is one of
+  `classes`, else all of them."""
+  bound = _bound_source_class()
+  targets = [bound] if bound in classes else list(classes)
+  hint = "bind " + " or ".join(f"sfm_sources.{c}.{parameter}" for c in targets)
+  if len(targets) > 1:
+    hint += " (the class of tasks.SfmTask.source)"
+  return hint
+
+
+MOVED_BINDINGS = {f"tasks.SfmTask.{parameter}": functools.partial(_moved_hint, parameter,
+                                                                   classes)
+                  for parameter, classes in _MOVED_TO_SOURCES.items()}
+
+
 @base.register_task
 class SfmTask(base.Task):
   """Depth and egomotion from frame pairs; see the module docstring for the batch layout.
 
-  `source`:
-    "procedural": the embedded default (no download): corridors ray-cast with exact depth
-      and motion (`aign_tf.data.sfm`).
-    "kitti_raw": `data_dir` holds KITTI raw date folders; evaluation uses the last
-      `eval_fraction` of the pairs; `poses_file` (TUM or KITTI 3x4, one pose per frame of a
-      single drive) adds true egomotion.
-    "kitti_eigen": `data_dir` holds KITTI raw date folders with velodyne scans; evaluation
-      is the Eigen test split (`eigen_list`, default `<data_dir>/test_files_eigen.txt`) with
-      sparse velodyne depth (0 = unknown, ignored by the metrics; Garg crop, < 80 m);
-      training uses every drive not in that list (`aign_tf.data.kitti`).
-    "sfmlearner": `data_dir` is an SfMLearner dump (train.txt / val.txt).
-    "frames": `data_dir` is a folder of images or a video file (`aign_tf.data.frames`);
-      consecutive frames (every `frame_step`-th) make pairs, the last `eval_fraction` of
-      them evaluate (no depth or egomotion). Calibration: `intrinsics` (f_x, f_y, c_x, c_y in
-      pixels of the original frames, or a file of them or of K) or `fov_degrees` (horizontal
-      field of view; square pixels, centred principal point); `crop="center"` crops frames
-      to the height / width aspect ratio before resizing.
-  The memory is procedural depth maps unless `memory_file` (a .npy of `[N, H, W]` or
-  `[N, H, W, 1]` depth maps, resized by nearest neighbour) is given.
-
-  Procedural data: `num_train` pairs textured with the training photos, `num_eval` test
-  pairs textured with other photos (`texture="photos"`; or "procedural" value noise), and
-  `num_memory` depth maps of yet other scenes. They are ray-cast once per machine and kept
-  in `cache_dir` (default `$AIGN_TF_CACHE/sfm/procedural`, `~/.cache/aign_tf/samples/...`
-  without it; None keeps nothing on disk). `num_snippets` 5-frame test snippets (0: none)
-  give the ATE of Zhou et al. 2017 in `tools/evaluate.py` (`extra_metrics`).
+  `source`: where the pairs come from, an `sfm_sources` object (`@sfm_sources.Frames()`)
+    or its short name ("procedural", the default; "kitti_raw", "kitti_eigen", "sfmlearner",
+    "frames": the class with its gin bindings, e.g. `sfm_sources.Frames.data_dir`).
+  `height`, `width`: the frames' size (multiples of 16). `num_eval`: the procedural test
+    pairs, and the pairs of the "train" evaluation split.
+  The memory is `num_memory` procedural depth maps of other scenes unless `memory_file` (a
+  .npy of `[N, H, W]` or `[N, H, W, 1]` depth maps, resized by nearest neighbour) is given.
+  Procedural data (pairs, memory, ATE snippets) are ray-cast once per machine and kept in
+  `cache_dir` (default `$AIGN_TF_CACHE/sfm/procedural`, `~/.cache/aign_tf/samples/...`
+  without it; None keeps nothing on disk).
   `paired_fraction`: the fraction of training pairs whose true depth the paired term may use
-  (exactly round(fraction * num_train) pairs, at least 1, chosen by the seed);
-  `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see `to_batch`.
+  (exactly round(fraction * count) pairs, at least 1, chosen by the seed);
+  `labelled_only` trains on those pairs alone (the paired-only baseline). `blur_levels`: see
+  `to_batch`. `num_images`: rows of the picture grid.
 
   Metric scale (opt-in, `gin/sfm_metric_scale.gin`): `metric_scale=True` adds depth metrics
   without median scaling ("<metric>_unscaled") and the per-image scale ratio
@@ -162,49 +193,22 @@ class SfmTask(base.Task):
 
   name = "sfm"
 
-  def __init__(self, source="procedural", data_dir=None, height=sfm_data.HEIGHT,
-               width=sfm_data.WIDTH, num_train=1000, num_memory=1000, num_eval=64,
-               texture="photos", paired_fraction=0.0, memory_file=None, poses_file=None,
-               eval_fraction=0.1, num_images=4, cache_dir="", blur_levels=0,
-               labelled_only=False, eigen_list=None,
-               intrinsics=None, fov_degrees=None, crop=None, frame_step=1,
-               num_snippets=32, metric_scale=False, memory_scale=1.0):
-    if source not in _SOURCES:
-      raise errors.ConfigError(f"SfmTask.source must be one of {_SOURCES}, got {source!r}")
-    if source != "procedural" and not data_dir:
-      raise errors.ConfigError(f"SfmTask.source={source!r} needs SfmTask.data_dir")
+  def __init__(self, source="procedural", height=sfm_data.HEIGHT, width=sfm_data.WIDTH,
+               num_eval=64, num_memory=1000, memory_file=None, memory_scale=1.0,
+               paired_fraction=0.0, labelled_only=False, blur_levels=0, cache_dir="",
+               metric_scale=False, num_images=4):
+    self.source = sfm_sources.build(source)
     if not 0.0 <= paired_fraction <= 1.0:
       raise errors.ConfigError(f"SfmTask.paired_fraction must be in [0, 1], got "
                                f"{paired_fraction}")
     if height % 16 or width % 16:
       raise errors.ConfigError(f"SfmTask: height and width must be multiples of 16 (the "
                                f"depth network halves them 4 times), got {height}x{width}")
-    self.source = source
-    self.data_dir = data_dir
     self.height, self.width = int(height), int(width)
-    self.num_train, self.num_memory, self.num_eval = num_train, num_memory, num_eval
-    self.texture = texture
+    self.num_memory, self.num_eval = num_memory, num_eval
     self.paired_fraction = paired_fraction
     self.memory_file = memory_file
-    self.poses_file = poses_file
-    self.eval_fraction = eval_fraction
     self.num_images = num_images
-    if source == "frames":
-      if (intrinsics is None) == (fov_degrees is None):
-        raise errors.ConfigError("SfmTask.source='frames' needs exactly one of "
-                                 "SfmTask.intrinsics and SfmTask.fov_degrees")
-      if intrinsics is not None and not isinstance(intrinsics, (str, os.PathLike)):
-        intrinsics = tuple(frames_data.check_intrinsics(intrinsics, "SfmTask.intrinsics"))
-      if fov_degrees is not None:
-        frames_data.fov_intrinsics(1, 1, fov_degrees)  # Raises on a bad field of view.
-      if crop not in frames_data.CROPS:
-        raise errors.ConfigError(f"SfmTask.crop must be one of {frames_data.CROPS}, got "
-                                 f"{crop!r}")
-    self.eigen_list = eigen_list or (os.path.join(data_dir, "test_files_eigen.txt")
-                                     if source == "kitti_eigen" else None)
-    self.intrinsics, self.fov_degrees, self.crop = intrinsics, fov_degrees, crop
-    self.frame_step = frame_step
-    self.num_snippets = int(num_snippets)
     self.cache_dir = (os.path.join(samples.default_cache_dir(), "sfm", "procedural")
                       if cache_dir == "" else cache_dir)
     self.blur_levels = int(blur_levels)
@@ -229,69 +233,10 @@ class SfmTask(base.Task):
         self._cache[key] = fn()
     return self._cache[key]
 
-  def _real_pairs(self, split):
-    """Pairs of the real sources, with egomotion when a pose file is given."""
-    if self.source == "sfmlearner":
-      return sfm_data.load_sfmlearner(self.data_dir, "train" if split == "train" else "val",
-                                      self.height, self.width)
-    if self.source == "kitti_eigen":  # Train on the other drives, evaluate on the list.
-      if split == "train":
-        return self._cached("kitti", self._kitti_pairs)
-      return self._cached("eigen", self._eigen_pairs)
-    pairs = (self._cached("frames", self._frame_pairs) if self.source == "frames" else
-             self._cached("kitti", self._kitti_pairs))
-    count = len(pairs["target_frame"])
-    num_eval = max(1, int(round(self.eval_fraction * count)))
-    if count < 2:
-      raise errors.DataError(f"{self.data_dir}: needs at least 2 pairs to split off an "
-                             "evaluation set")
-    part = slice(0, count - num_eval) if split == "train" else slice(count - num_eval, count)
-    return {k: v[part] for k, v in pairs.items()}
-
-  def _kitti_pairs(self):
-    exclude = (kitti.eigen_test_drives(self.eigen_list) if self.source == "kitti_eigen"
-               else ())
-    pairs = kitti.load_kitti_raw(self.data_dir, self.height, self.width,
-                                    exclude_drives=exclude)
-    if self.poses_file:
-      drives = sorted(set(pairs["drive"]))
-      if len(drives) != 1:
-        raise errors.DataError(f"{self.poses_file}: a pose file needs exactly one drive in "
-                               f"{self.data_dir}, found {len(drives)}")
-      poses = sfm_data.load_poses(self.poses_file)
-      if len(poses) != len(pairs["target_frame"]) + 1:
-        raise errors.DataError(f"{self.poses_file}: {len(poses)} poses for "
-                               f"{len(pairs['target_frame']) + 1} frames")
-      pairs[EGOMOTION] = sfm_data.consecutive_egomotion(poses)
-    del pairs["drive"]
-    return pairs
-
-  def _eigen_pairs(self):
-    """Eigen test frames with sparse velodyne depth as "depth" (0 where unknown)."""
-    pairs = kitti.load_eigen_test(self.data_dir, self.eigen_list, self.height, self.width)
-    del pairs["drive"], pairs["frame"]
-    return pairs
-
-  def _frame_pairs(self):
-    pairs = frames_data.load_frames(
-        self.data_dir, height=self.height, width=self.width, intrinsics=self.intrinsics,
-        fov_degrees=self.fov_degrees, crop=self.crop, step=self.frame_step)
-    del pairs["name"]
-    return pairs
-
   def _pairs(self, split, seed=0):
-    if self.source != "procedural":
-      return self._real_pairs(split)
-    size = f"{self.height}x{self.width}"
-    if split == "train":
-      return self._cached(("train", seed), lambda: sfm_data.generate_pairs(
-          self.num_train, self.height, self.width, seed=seed, texture=self.texture,
-          split="train"), f"{_VERSION}_train_{self.texture}_{size}_{self.num_train}_{seed}")
-    # Evaluation scenes come from their own seed and the test photos: disjoint from
-    # training and memory scenes, and no training texture appears in them.
-    return self._cached(("eval",), lambda: sfm_data.generate_pairs(
-        self.num_eval, self.height, self.width, seed=10_000, texture=self.texture,
-        split="test"), f"{_VERSION}_test_{self.texture}_{size}_{self.num_eval}")
+    """The source's pairs of `split` at the task's size (`sfm_sources.Source.pairs`)."""
+    return self.source.pairs(split, self.height, self.width, self._cached, seed=seed,
+                             num_eval=self.num_eval)
 
   def _memory(self, seed):
     depth = self._checked_memory(seed)
@@ -302,7 +247,8 @@ class SfmTask(base.Task):
       return self._cached("memory_file", lambda: sfm_data.load_depth_memory(
           self.memory_file, self.height, self.width))
     # Other scenes than the training inputs (another random stream).
-    name = f"{_VERSION}_memory_{self.height}x{self.width}_{self.num_memory}_{seed}"
+    name = (f"{sfm_sources.PROCEDURAL_VERSION}_memory_{self.height}x{self.width}_"
+            f"{self.num_memory}_{seed}")
     depth = self._cached(("memory", seed), lambda: {"depth": sfm_data.generate_depth_memory(
         self.num_memory, self.height, self.width, seed=seed + 5_000)}, name)["depth"]
     where = f"procedural depth memory (sfm.generate_depth_memory, seed {seed + 5_000})"
@@ -316,9 +262,7 @@ class SfmTask(base.Task):
             "procedural corridor depth maps")
 
   def _describe_inputs(self):
-    return {"procedural": "procedural corridors", "frames": f"the frames of {self.data_dir}",
-            "sfmlearner": f"the SfMLearner dump {self.data_dir}"}.get(
-                self.source, f"the KITTI drives in {self.data_dir}")
+    return self.source.describe()
 
   @staticmethod
   def _examples(pairs, mask=None):
@@ -375,7 +319,7 @@ class SfmTask(base.Task):
       if keys.TARGET not in examples or not mask.any():
         raise errors.ConfigError(
             f"SfmTask.labelled_only=True but no training pair has depth (paired_fraction="
-            f"{self.paired_fraction}, {count} pairs, source {self.source!r})")
+            f"{self.paired_fraction}, {count} pairs, source {self.source.name!r})")
       examples = {k: v[mask > 0] for k, v in examples.items()}
       count = len(examples[keys.TARGET])
     return pipeline.training_stream(
@@ -463,29 +407,23 @@ class SfmTask(base.Task):
             "[N, H, W], same units), or train without the discriminator: "
             "models.AIGN.adversarial_weight = 0")
 
-  SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
-
   def _snippets(self):
-    """The procedural ATE snippets (`sfm_data.generate_snippets`): test photos, their own
-    seed (scenes unlike the training, memory and evaluation-pair ones), cached on disk."""
-    size = f"{self.height}x{self.width}"
-    return self._cached(("snippets",), lambda: sfm_data.generate_snippets(
-        self.num_snippets, self.SNIPPET_LENGTH, self.height, self.width, seed=20_000,
-        texture=self.texture, split="test"),
-        f"{_VERSION}_snippets{self.SNIPPET_LENGTH}_{self.texture}_{size}_{self.num_snippets}")
+    """The source's ATE snippets at the task's size (procedural: `sfm_data.generate_snippets`,
+    cached on disk), or None."""
+    return self.source.snippets(self.height, self.width, self._cached)
 
   def extra_metrics(self, generator, split, batch_size=32):
-    """ATE on `num_snippets` 5-frame snippets (Zhou et al. 2017, `sfm_metrics.ate_metrics`):
+    """ATE on the source's 5-frame snippets (Zhou et al. 2017, `sfm_metrics.ate_metrics`):
     {"ate_mean", "ate_std"}, in scene units after the least-squares scale per snippet.
 
     Each snippet's consecutive frames make the pairs (target frame i, source frame i - 1),
     fed to `generator` in the layout of `to_batch`; the predicted egomotions are chained
-    into a trajectory. Procedural source and the "eval" split only (the snippets use the
-    test photos); {} otherwise or with `num_snippets` = 0.
+    into a trajectory. Procedural source (`sfm_sources.Procedural.num_snippets`) and the
+    "eval" split only (the snippets use the test photos); {} otherwise.
     """
-    if self.source != "procedural" or split != "eval" or self.num_snippets <= 0:
+    snippets = self._snippets() if split == "eval" else None
+    if snippets is None:
       return {}
-    snippets = self._snippets()
     frames = snippets["frames"]
     count, length = frames.shape[:2]
     pairs = {"target_frame": frames[:, 1:].reshape((-1,) + frames.shape[2:]),

@@ -13,15 +13,16 @@ from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.tasks import base
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_sources
 from aign_tf.train import evaluation
 from aign_tf.train import trainer
 
 
-def _tiny_task(**kwargs):
-  defaults = dict(height=16, width=48, num_train=2, num_memory=2, num_eval=2,
-                  num_snippets=3, cache_dir=None)
+def _tiny_task(num_snippets=3, **kwargs):
+  defaults = dict(height=16, width=48, num_memory=2, num_eval=2, cache_dir=None)
   defaults.update(kwargs)
-  return sfm.SfmTask(**defaults)
+  return sfm.SfmTask(source=sfm_sources.Procedural(num_train=2, num_snippets=num_snippets),
+                     **defaults)
 
 
 class LookupGenerator:
@@ -95,7 +96,7 @@ class ExtraMetricsTest(testing.TestCase):
     first = task._snippets()
     self.assertEqual(first["frames"].shape, (2, 5, 16, 48, 3))
     names = os.listdir(cache_dir)
-    self.assertEqual(names, [f"{sfm._VERSION}_snippets5_photos_16x48_2.npz"])
+    self.assertEqual(names, [f"{sfm_sources.PROCEDURAL_VERSION}_snippets5_photos_16x48_2.npz"])
     again = _tiny_task(num_snippets=2, cache_dir=cache_dir)._snippets()
     for key in first:
       self.assertAllEqual(again[key], first[key])

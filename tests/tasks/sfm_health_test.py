@@ -15,6 +15,7 @@ from aign_tf import testing
 from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_sources
 from aign_tf.train import trainer
 
 
@@ -95,7 +96,7 @@ class MemoryCheckTest(testing.TestCase):
     problems = task.health({}, {"depth": depth, "egomotion": still})
     self.assertEqual(list(problems), ["flat_depth"])
     self.assertIn("the camera moves 0.2% of the median depth", problems["flat_depth"])
-    self.assertIn("tasks.SfmTask.frame_step", problems["flat_depth"])
+    self.assertIn("sfm_sources.Frames.frame_step", problems["flat_depth"])
 
 
 class PriorWeightTest(testing.TestCase):
@@ -110,20 +111,30 @@ class PriorWeightTest(testing.TestCase):
   def test_real_source_without_memory_trains_without_discriminator(self):
     with self.assertLogs("absl", level="WARNING") as logs:
       weight = self._weight("tasks.SfmTask.source = 'frames'",
-                            "tasks.SfmTask.data_dir = '/videos/bikes.mp4'",
-                            "tasks.SfmTask.fov_degrees = 60.0")
+                            "sfm_sources.Frames.data_dir = '/videos/bikes.mp4'",
+                            "sfm_sources.Frames.fov_degrees = 60.0")
     self.assertEqual(weight, 0.0)
     self.assertIn("/videos/bikes.mp4", logs.output[0])
     self.assertIn("tasks.SfmTask.memory_file", logs.output[0])
 
   def test_real_source_with_memory_keeps_the_discriminator(self):
     self.assertEqual(self._weight("tasks.SfmTask.source = 'frames'",
-                                  "tasks.SfmTask.data_dir = '/videos/bikes.mp4'",
-                                  "tasks.SfmTask.fov_degrees = 60.0",
+                                  "sfm_sources.Frames.data_dir = '/videos/bikes.mp4'",
+                                  "sfm_sources.Frames.fov_degrees = 60.0",
                                   "tasks.SfmTask.memory_file = '/data/street.npy'"), 0.01)
 
+  def test_real_source_object_without_memory_trains_without_discriminator(self):
+    # The full form of the binding, a source object, is read the same way.
+    with self.assertLogs("absl", level="WARNING") as logs:
+      weight = self._weight("tasks.SfmTask.source = @sfm_sources.Frames()",
+                            "sfm_sources.Frames.data_dir = '/videos/bikes.mp4'",
+                            "sfm_sources.Frames.fov_degrees = 60.0")
+    self.assertEqual(weight, 0.0)
+    self.assertIn("source='frames' (/videos/bikes.mp4)", logs.output[0])
+
   def test_remedy_names_memory_and_inputs(self):
-    task = sfm.SfmTask(source="frames", data_dir="/videos/bikes.mp4", fov_degrees=60.0)
+    task = sfm.SfmTask(source=sfm_sources.Frames(data_dir="/videos/bikes.mp4",
+                                                 fov_degrees=60.0))
     self.assertIn("procedural corridor depth maps and the inputs the frames of "
                   "/videos/bikes.mp4", task.memory_remedy())
 
@@ -134,7 +145,7 @@ class VideoConfigTest(testing.TestCase):
     video = write_video(os.path.join(self.get_temp_dir(), "clip.mp4"))
     config.parse([os.path.join(testing.GIN_DIR, "sfm_video.gin"),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
-                 [f"tasks.SfmTask.data_dir = '{video}'"])
+                 [f"sfm_sources.Frames.data_dir = '{video}'"])
     model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     result = trainer.train(model_dir)
     self.assertEqual(result["step"], 2)

@@ -1,17 +1,21 @@
-"""Tests of the SfmTask sources "kitti_eigen" (Eigen test split with velodyne depth) and
-"frames" (image folders and videos)."""
+"""Tests of the sfm sources (`aign_tf.tasks.sfm_sources`): "kitti_eigen" (Eigen test split
+with velodyne depth), "frames" (image folders and videos), and how they are bound in gin."""
 
+import inspect
 import os
+import re
 import tempfile
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from aign_tf import config
 from aign_tf import errors
 from aign_tf import testing
 from aign_tf.core import keys
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_sources
 
 # Hand-made calibration (see tests/data/kitti_test.py): laser (x, y, z) -> rectified camera
 # (X, Y, Z) = (y, z, x - 0.5); (u w, v w, w) = (100 X + 20 Z + 50, 100 Y + 10 Z, Z + 0.5).
@@ -62,8 +66,8 @@ class KittiEigenSourceTest(testing.TestCase):
     np.save(os.path.join(self.root, "memory.npy"), np.full((2, 16, 32), 4.0, np.float32))
 
   def test_train_on_other_drives_evaluate_on_list(self):
-    task = sfm.SfmTask(source="kitti_eigen", data_dir=self.root, height=16, width=32,
-                       memory_file=os.path.join(self.root, "memory.npy"))
+    task = sfm.SfmTask(source=sfm_sources.KittiEigen(data_dir=self.root), height=16,
+                       width=32, memory_file=os.path.join(self.root, "memory.npy"))
     batch = next(iter(task.train_dataset(3)))
     self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (3, 16, 32, 6))
     self.assertNotIn(keys.TARGET, batch)
@@ -88,8 +92,9 @@ class KittiEigenSourceTest(testing.TestCase):
     self.assertAllClose(metrics["delta_1.25"], [1.0])
 
   def test_eigen_list_default_and_missing(self):
-    task = sfm.SfmTask(source="kitti_eigen", data_dir=self.root, height=16, width=32,
-                       eigen_list=os.path.join(self.root, "other.txt"))
+    task = sfm.SfmTask(source=sfm_sources.KittiEigen(
+        data_dir=self.root, eigen_list=os.path.join(self.root, "other.txt")), height=16,
+                       width=32)
     with self.assertRaisesRegex(errors.DataError, "other.txt: Eigen split list not found"):
       next(iter(task.eval_dataset(1)))
 
@@ -104,8 +109,8 @@ class FramesSourceTest(testing.TestCase):
                                                                     np.uint8))
 
   def test_frames_source(self):
-    task = sfm.SfmTask(source="frames", data_dir=self.folder, height=16, width=32,
-                       fov_degrees=90.0, eval_fraction=0.34, num_memory=2,
+    source = sfm_sources.Frames(data_dir=self.folder, fov_degrees=90.0, eval_fraction=0.34)
+    task = sfm.SfmTask(source=source, height=16, width=32, num_memory=2,
                        memory_file=self._memory())
     batch = next(iter(task.train_dataset(2)))
     self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (2, 16, 32, 6))
@@ -124,14 +129,83 @@ class FramesSourceTest(testing.TestCase):
     return path
 
   def test_frames_config_exception_raised(self):
-    with self.assertRaisesRegex(errors.ConfigError, "needs exactly one of SfmTask.intrinsics"):
-      sfm.SfmTask(source="frames", data_dir=self.folder)
-    with self.assertRaisesRegex(errors.ConfigError, "SfmTask.intrinsics: f_x = -1.0"):
-      sfm.SfmTask(source="frames", data_dir=self.folder, intrinsics=[-1.0, 1.0, 1.0, 1.0])
+    with self.assertRaisesRegex(errors.ConfigError, "needs exactly one of "
+                                "sfm_sources.Frames.intrinsics"):
+      sfm_sources.Frames(data_dir=self.folder)
+    with self.assertRaisesRegex(errors.ConfigError,
+                                "sfm_sources.Frames.intrinsics: f_x = -1.0"):
+      sfm_sources.Frames(data_dir=self.folder, intrinsics=[-1.0, 1.0, 1.0, 1.0])
     with self.assertRaisesRegex(errors.ConfigError, "fov_degrees = 0 must be in"):
-      sfm.SfmTask(source="frames", data_dir=self.folder, fov_degrees=0)
-    with self.assertRaisesRegex(errors.ConfigError, "SfmTask.crop must be one of"):
-      sfm.SfmTask(source="frames", data_dir=self.folder, fov_degrees=60.0, crop="middle")
+      sfm_sources.Frames(data_dir=self.folder, fov_degrees=0)
+    with self.assertRaisesRegex(errors.ConfigError, "sfm_sources.Frames.crop must be one of"):
+      sfm_sources.Frames(data_dir=self.folder, fov_degrees=60.0, crop="middle")
+    with self.assertRaisesRegex(errors.ConfigError, "needs a data_dir: bind "
+                                "sfm_sources.Frames.data_dir"):
+      sfm_sources.Frames(fov_degrees=60.0)
+
+
+class SourceBindingsTest(testing.TestCase):
+  """The short name and the object bind the same source; SfmTask's old per-source bindings
+  fail in one line naming the new binding."""
+
+  def _task(self, gin_file, *bindings):
+    config.parse([os.path.join(testing.GIN_DIR, gin_file)], list(bindings))
+    return config.resolve("train.task")
+
+  def test_short_name_and_object_are_the_same_source(self):
+    for source in ("'frames'", "@sfm_sources.Frames()"):
+      task = self._task("sfm.gin", f"tasks.SfmTask.source = {source}",
+                        "sfm_sources.Frames.data_dir = '/videos/clip.mp4'",
+                        "sfm_sources.Frames.fov_degrees = 60.0",
+                        "sfm_sources.Frames.frame_step = 2")
+      self.assertIsInstance(task.source, sfm_sources.Frames)
+      self.assertEqual((task.source.data_dir, task.source.fov_degrees,
+                        task.source.frame_step), ("/videos/clip.mp4", 60.0, 2))
+    task = self._task("sfm.gin")
+    self.assertIsInstance(task.source, sfm_sources.Procedural)
+    self.assertEqual((task.source.num_train, task.source.texture), (2000, "photos"))
+
+  @testing.parameterized.parameters(
+      ("sfm.gin", "num_train", "sfm_sources.Procedural.num_train"),
+      ("sfm.gin", "texture", "sfm_sources.Procedural.texture"),
+      ("sfm.gin", "num_snippets", "sfm_sources.Procedural.num_snippets"),
+      ("sfm_video.gin", "data_dir", "sfm_sources.Frames.data_dir"),
+      ("sfm_video.gin", "intrinsics", "sfm_sources.Frames.intrinsics"),
+      ("sfm_video.gin", "fov_degrees", "sfm_sources.Frames.fov_degrees"),
+      ("sfm_video.gin", "crop", "sfm_sources.Frames.crop"),
+      ("sfm_video.gin", "frame_step", "sfm_sources.Frames.frame_step"),
+      ("sfm_video.gin", "eval_fraction", "sfm_sources.Frames.eval_fraction"),
+      ("sfm.gin", "poses_file", "sfm_sources.KittiRaw.poses_file"),
+      ("sfm.gin", "eigen_list", "sfm_sources.KittiEigen.eigen_list"),
+      # With no real source bound, every class that takes the argument is named.
+      ("sfm.gin", "data_dir", "sfm_sources.Frames.data_dir or sfm_sources.KittiRaw.data_dir "
+       "or sfm_sources.KittiEigen.data_dir or sfm_sources.SfmLearner.data_dir"))
+  def test_old_binding_names_the_new_one(self, gin_file, parameter, new):
+    with self.assertRaises(errors.ConfigError) as raised:
+      self._task(gin_file, f"tasks.SfmTask.{parameter} = 1")
+    message = str(raised.exception)
+    self.assertLen(message.splitlines(), 1)
+    self.assertStartsWith(message, f"gin: tasks.SfmTask.{parameter} moved: bind {new}")
+
+  def test_the_source_bound_before_picks_the_class(self):
+    with self.assertRaisesRegex(errors.ConfigError, r"^gin: tasks.SfmTask.data_dir moved: "
+                                r"bind sfm_sources.KittiEigen.data_dir \("):
+      self._task("sfm.gin", "tasks.SfmTask.source = @sfm_sources.KittiEigen()",
+                 "tasks.SfmTask.data_dir = '/kitti'")
+
+  def test_moved_bindings_name_real_parameters(self):
+    # Every hint names an argument the source class takes, and no SfmTask argument.
+    for old, hint in sfm.MOVED_BINDINGS.items():
+      parameter = old.rsplit(".", 1)[1]
+      self.assertNotIn(parameter, inspect.signature(sfm.SfmTask.__init__).parameters)
+      for name in re.findall(r"sfm_sources\.(\w+)\.", hint()):
+        self.assertIn(parameter,
+                      inspect.signature(getattr(sfm_sources, name).__init__).parameters)
+
+  def test_unknown_binding_is_still_gins_error(self):
+    with self.assertRaisesRegex(errors.ConfigError, "doesn't have a parameter named "
+                                "'datadir'"):
+      self._task("sfm.gin", "tasks.SfmTask.datadir = 1")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ from aign_tf.models import sfm_networks
 from aign_tf.objectives import sfm as sfm_objectives
 from aign_tf.tasks import sfm
 from aign_tf.tasks import sfm_metrics
+from aign_tf.tasks import sfm_sources
 
 
-def _tiny_task(**kwargs):
-  defaults = dict(height=16, width=48, num_train=6, num_memory=6, num_eval=4)
+def _tiny_task(num_train=6, **kwargs):
+  defaults = dict(height=16, width=48, num_memory=6, num_eval=4)
   defaults.update(kwargs)
-  return sfm.SfmTask(**defaults)
+  return sfm.SfmTask(source=sfm_sources.Procedural(num_train=num_train), **defaults)
 
 
 class SfmTaskDataTest(testing.TestCase):
@@ -81,9 +82,11 @@ class SfmTaskDataTest(testing.TestCase):
       _tiny_task().eval_dataset(4, split="test")
 
   def test_config_exception_raised(self):
-    with self.assertRaisesRegex(errors.ConfigError, "SfmTask.source"):
+    with self.assertRaisesRegex(errors.ConfigError, "SfmTask.source must be one of"):
       sfm.SfmTask(source="kitti")
-    with self.assertRaisesRegex(errors.ConfigError, "needs SfmTask.data_dir"):
+    with self.assertRaisesRegex(errors.ConfigError, r"sfm_sources.KittiRaw \(tasks.SfmTask."
+                                r"source='kitti_raw'\) needs a data_dir: bind "
+                                r"sfm_sources.KittiRaw.data_dir"):
       sfm.SfmTask(source="kitti_raw")
     with self.assertRaisesRegex(errors.ConfigError, "multiples of 16"):
       sfm.SfmTask(height=20)
@@ -219,7 +222,7 @@ class SfmRealDataTest(testing.TestCase):
           f.write("50,0,48,0,50,16,0,0,1")
       with open(os.path.join(root, f"{split}.txt"), "w") as f:
         f.write("".join(f"s {n}\n" for n in names))
-    task = sfm.SfmTask(source="sfmlearner", data_dir=root, height=16, width=48,
+    task = sfm.SfmTask(source=sfm_sources.SfmLearner(data_dir=root), height=16, width=48,
                        num_memory=4)
     batch = next(iter(task.train_dataset(2)))
     self.assertEqual(batch[keys.OBSERVATION]["frames"].shape, (2, 16, 48, 6))
@@ -245,8 +248,9 @@ class SfmRealDataTest(testing.TestCase):
         f.write(f"1 0 0 0 0 1 0 0 0 0 1 {0.5 * i}\n")
     memory_path = os.path.join(root, "memory.npy")
     np.save(memory_path, np.full((3, 32, 96), 4.0, np.float32))
-    task = sfm.SfmTask(source="kitti_raw", data_dir=root, poses_file=poses_path,
-                       memory_file=memory_path, height=16, width=48, eval_fraction=0.25)
+    task = sfm.SfmTask(source=sfm_sources.KittiRaw(data_dir=root, poses_file=poses_path,
+                                                   eval_fraction=0.25),
+                       memory_file=memory_path, height=16, width=48)
     batch = next(iter(task.train_dataset(2)))
     self.assertAllClose(batch[keys.MEMORY], np.full((2, 16, 48, 1), 4.0))
     eval_batch = next(iter(task.eval_dataset(4)))

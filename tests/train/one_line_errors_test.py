@@ -68,6 +68,15 @@ class BindingErrorTest(testing.TestCase):
     self.assertNotIn("Traceback", result.stderr)
     self.assertNotIn("Path not found", result.stderr)
 
+  def test_moved_binding_names_its_new_place(self):
+    # The README's video command before the sfm sources were objects of their own.
+    with self.assertRaises(errors.ConfigError) as raised:
+      config.parse([os.path.join(testing.GIN_DIR, "sfm_video.gin")],
+                   ["tasks.SfmTask.data_dir = '/path/bikes.mp4'"])
+    self.assertEqual(str(raised.exception),
+                     "gin: tasks.SfmTask.data_dir moved: bind sfm_sources.Frames.data_dir "
+                     "(bindings string line 1: tasks.SfmTask.data_dir = '/path/bikes.mp4')")
+
   def test_ignored_strategy_binding_is_refused(self):
     result = run_tool("train.py", "--gin_file=gin/toy.gin", "--gin_file=gin/testing/tiny.gin",
                       "--gin_bindings=train.make_strategy.name = 'mirrored'",
