@@ -9,6 +9,7 @@ import logging
 import os
 import re
 
+from absl import logging as absl_logging
 import gin
 
 from aign_tf import configurables
@@ -81,6 +82,30 @@ def moved_binding(message):
   if hint is None:
     return None
   return f"{selector}.{parameter} moved: {hint() if callable(hint) else hint}"
+
+
+def parse_operative(path, gin_bindings=()):
+  """Parses a run's operative config (`path`, written by training) and `gin_bindings`, like
+  `parse([path], gin_bindings)`, after rewriting the bindings that moved since the run was
+  trained (`configurables.upgrade_operative_config`): a run of an older version still
+  evaluates and exports. A file the user writes gets no such help: a moved binding there is
+  an error naming its new place.
+
+  Raises:
+    errors.ConfigError: as `parse`.
+  """
+  configurables.register_all()
+  try:
+    with open(path) as f:
+      text = f.read()
+  except OSError as e:
+    raise errors.ConfigError(f"{path}: cannot read the operative config ({e.strerror})") from e
+  upgraded = configurables.upgrade_operative_config(text)
+  if upgraded == text:
+    return parse([path], gin_bindings)
+  absl_logging.info("%s was written by an older version: read with its moved bindings in "
+                    "their new places", path)
+  return parse([], [upgraded] + list(gin_bindings))
 
 
 def resolve(binding_key):

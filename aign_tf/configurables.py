@@ -63,3 +63,14 @@ def moved_bindings():
   for module in configurable_modules():
     moved.update(getattr(sys.modules.get(module), "MOVED_BINDINGS", None) or {})
   return moved
+
+
+def upgrade_operative_config(text):
+  """The text of a run's operative config written by an older version, with the bindings
+  that moved since rewritten by the modules that moved them (each module `register_all`
+  imports may define `upgrade_operative_config(text) -> text`); unchanged when none did."""
+  for module in configurable_modules():
+    upgrade = getattr(sys.modules.get(module), "upgrade_operative_config", None)
+    if upgrade is not None:
+      text = upgrade(text)
+  return text

@@ -193,7 +193,7 @@ def restore(model_dir, extra_bindings=()):
   checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
   if not checkpoints_newest_first(checkpoint_dir):
     raise errors.ConfigError(f"{model_dir!r} holds no checkpoint")
-  config.parse([config_path], extra_bindings)
+  config.parse_operative(config_path, extra_bindings)
   task = config.resolve("train.task")
   model = config.resolve("train.model")()
   build_generator(task, model)

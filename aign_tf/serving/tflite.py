@@ -156,7 +156,7 @@ def task_from_saved_model(path):
     return None
   from aign_tf import config  # pylint: disable=g-import-not-at-top
   import gin  # pylint: disable=g-import-not-at-top
-  config.parse([config_path])
+  config.parse_operative(config_path)
   try:
     task = config.resolve("train.task")
   finally:

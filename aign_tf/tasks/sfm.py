@@ -28,7 +28,9 @@ scale per example, and the rotation error angle in degrees.
 """
 
 import functools
+import inspect
 import os
+import re
 
 from absl import logging
 import gin
@@ -163,6 +165,44 @@ def _moved_hint(parameter, classes):
 MOVED_BINDINGS = {f"tasks.SfmTask.{parameter}": functools.partial(_moved_hint, parameter,
                                                                    classes)
                   for parameter, classes in _MOVED_TO_SOURCES.items()}
+
+_OLD_BINDING = re.compile(r"^(?:tasks\.)?SfmTask\.(\w+) = ")
+_OLD_SOURCE = re.compile(r"^(?:tasks\.)?SfmTask\.source = '(\w+)'$", re.M)
+
+
+def upgrade_operative_config(text):
+  """A run's operative config written before the sources were objects, as it reads now.
+
+  Such a config lists every argument of the old `SfmTask`, and its source is a name. Each
+  moved `SfmTask.<argument> = <value>` (and its continuation lines) becomes
+  `sfm_sources.<Source>.<argument> = <value>` when the run's source takes the argument, and
+  is dropped when it does not (that source ignored it). Other text is returned unchanged.
+  `aign_tf.config.parse_operative` applies this when evaluation or export rebuilds a run.
+  """
+  match = _OLD_SOURCE.search(text)
+  source = sfm_sources.SOURCES.get(match.group(1) if match else "procedural")
+  if source is None or not any(_moved_argument(line) for line in text.splitlines()):
+    return text
+  takes = inspect.signature(source.__init__).parameters
+  lines, keep = [], True
+  for line in text.splitlines():
+    if line[:1].isspace():  # A value continued from the line above.
+      if keep:
+        lines.append(line)
+      continue
+    argument = _moved_argument(line)
+    keep = argument is None or argument in takes
+    if argument is None:
+      lines.append(line)
+    elif keep:
+      lines.append(_OLD_BINDING.sub(f"sfm_sources.{source.__name__}.{argument} = ", line))
+  return "\n".join(lines) + "\n"
+
+
+def _moved_argument(line):
+  """The argument of an old `SfmTask.<argument> = ...` line that moved to a source, or None."""
+  match = _OLD_BINDING.match(line)
+  return match.group(1) if match and match.group(1) in _MOVED_TO_SOURCES else None
 
 
 @base.register_task

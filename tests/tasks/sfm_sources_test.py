@@ -144,6 +144,40 @@ class FramesSourceTest(testing.TestCase):
       sfm_sources.Frames(fov_degrees=60.0)
 
 
+_OLD_OPERATIVE_CONFIG = """# Parameters for SfmTask:
+# ==============================================================================
+SfmTask.blur_levels = 0
+SfmTask.cache_dir = None
+SfmTask.crop = 'center'
+SfmTask.data_dir = \\
+    '/videos/""" + "x" * 80 + """.mp4'
+SfmTask.eigen_list = None
+SfmTask.eval_fraction = 0.2
+SfmTask.fov_degrees = 60.0
+SfmTask.frame_step = 2
+SfmTask.height = 32
+SfmTask.intrinsics = None
+SfmTask.labelled_only = False
+SfmTask.memory_file = None
+SfmTask.memory_scale = 1.0
+SfmTask.metric_scale = False
+SfmTask.num_eval = 4
+SfmTask.num_images = 4
+SfmTask.num_memory = 8
+SfmTask.num_snippets = 2
+SfmTask.num_train = 8
+SfmTask.paired_fraction = 0.0
+SfmTask.poses_file = None
+SfmTask.source = 'frames'
+SfmTask.texture = 'photos'
+SfmTask.width = 64
+
+# Parameters for train:
+# ==============================================================================
+train.task = @SfmTask()
+"""
+
+
 class SourceBindingsTest(testing.TestCase):
   """The short name and the object bind the same source; SfmTask's old per-source bindings
   fail in one line naming the new binding."""
@@ -201,6 +235,29 @@ class SourceBindingsTest(testing.TestCase):
       for name in re.findall(r"sfm_sources\.(\w+)\.", hint()):
         self.assertIn(parameter,
                       inspect.signature(getattr(sfm_sources, name).__init__).parameters)
+
+  def test_operative_config_of_an_older_run_is_upgraded(self):
+    # What training wrote before the sources were objects (every argument of the old
+    # SfmTask, a long value continued on the next line): evaluation and export still read it.
+    path = os.path.join(self.get_temp_dir(), "operative_config.gin")
+    with open(path, "w") as f:
+      f.write(_OLD_OPERATIVE_CONFIG)
+    config.parse_operative(path)
+    task = config.resolve("train.task")
+    self.assertIsInstance(task.source, sfm_sources.Frames)
+    self.assertEqual((task.source.data_dir, task.source.fov_degrees, task.source.crop,
+                      task.source.frame_step, task.source.eval_fraction),
+                     ("/videos/" + "x" * 80 + ".mp4", 60.0, "center", 2, 0.2))
+    self.assertEqual((task.height, task.width, task.num_memory, task.cache_dir), (32, 64, 8, None))
+    upgraded = sfm.upgrade_operative_config(_OLD_OPERATIVE_CONFIG)
+    self.assertNotIn("SfmTask.num_train", upgraded)  # Frames ignored it: dropped.
+    self.assertNotIn("SfmTask.data_dir", upgraded)
+    self.assertIn("sfm_sources.Frames.data_dir = \\\n    '/videos/", upgraded)
+    self.assertEqual(sfm.upgrade_operative_config(upgraded), upgraded)
+    procedural = sfm.upgrade_operative_config(
+        _OLD_OPERATIVE_CONFIG.replace("'frames'", "'procedural'"))
+    self.assertIn("sfm_sources.Procedural.num_train = 8\n", procedural)
+    self.assertNotIn("data_dir", procedural)
 
   def test_unknown_binding_is_still_gins_error(self):
     with self.assertRaisesRegex(errors.ConfigError, "doesn't have a parameter named "
