@@ -18,8 +18,8 @@ Batch layout (keys from `aign_tf.core.keys`):
   memory                 `[B, H, W, 1]` depth maps of other scenes (training).
 Conventions (camera axes, pixels, egomotion) are those of
 `aign_tf.renderers.view_synthesis`. The pairs come from a source (`aign_tf.tasks.sfm_sources`:
-procedural corridors by default, KITTI, an SfMLearner dump, a video); export is
-`aign_tf.tasks.sfm_export`.
+procedural corridors by default, KITTI, an SfMLearner dump, a video; the task's arguments
+that moved there are in `sfm_moved`); export is `aign_tf.tasks.sfm_export`.
 
 Metrics follow Zhou et al. 2017 / Eigen et al. 2014: depth abs-rel, sq-rel, RMSE, log-RMSE
 and delta < 1.25 after scaling each predicted map by median(true) / median(predicted) (a
@@ -27,10 +27,7 @@ monocular depth is known up to scale); egomotion translation error after the lea
 scale per example, and the rotation error angle in degrees.
 """
 
-import functools
-import inspect
 import os
-import re
 
 from absl import logging
 import gin
@@ -128,81 +125,6 @@ def _evaluated(value):
     fn = value.scoped_configurable_fn
     return fn() if value.evaluate else fn
   return value
-
-
-# SfmTask's per-source arguments moved to the sources (`sfm_sources`): parameter -> the
-# source classes that took it over. `aign_tf.config.parse` turns an old binding
-# `tasks.SfmTask.<parameter>` into one line naming the new one (`MOVED_BINDINGS`).
-_MOVED_TO_SOURCES = {
-    "num_train": ("Procedural",), "texture": ("Procedural",),
-    "num_snippets": ("Procedural",),
-    "data_dir": ("Frames", "KittiRaw", "KittiEigen", "SfmLearner"),
-    "eval_fraction": ("Frames", "KittiRaw"), "poses_file": ("KittiRaw",),
-    "eigen_list": ("KittiEigen",), "intrinsics": ("Frames",), "fov_degrees": ("Frames",),
-    "crop": ("Frames",), "frame_step": ("Frames",)}
-
-
-def _bound_source_class():
-  """The class name of the source bound to `tasks.SfmTask.source` so far, or None."""
-  value = _bound("tasks.SfmTask.source", "procedural")
-  if isinstance(value, gin.config.ConfigurableReference):
-    return value.configurable.name
-  source = sfm_sources.SOURCES.get(value) if isinstance(value, str) else None
-  return source.__name__ if source else None
-
-
-def _moved_hint(parameter, classes):
-  """Where `tasks.SfmTask.<parameter>` went: the bound source's binding when it is one of
-  `classes`, else all of them."""
-  bound = _bound_source_class()
-  targets = [bound] if bound in classes else list(classes)
-  hint = "bind " + " or ".join(f"sfm_sources.{c}.{parameter}" for c in targets)
-  if len(targets) > 1:
-    hint += " (the class of tasks.SfmTask.source)"
-  return hint
-
-
-MOVED_BINDINGS = {f"tasks.SfmTask.{parameter}": functools.partial(_moved_hint, parameter,
-                                                                   classes)
-                  for parameter, classes in _MOVED_TO_SOURCES.items()}
-
-_OLD_BINDING = re.compile(r"^(?:tasks\.)?SfmTask\.(\w+) = ")
-_OLD_SOURCE = re.compile(r"^(?:tasks\.)?SfmTask\.source = '(\w+)'$", re.M)
-
-
-def upgrade_operative_config(text):
-  """A run's operative config written before the sources were objects, as it reads now.
-
-  Such a config lists every argument of the old `SfmTask`, and its source is a name. Each
-  moved `SfmTask.<argument> = <value>` (and its continuation lines) becomes
-  `sfm_sources.<Source>.<argument> = <value>` when the run's source takes the argument, and
-  is dropped when it does not (that source ignored it). Other text is returned unchanged.
-  `aign_tf.config.parse_operative` applies this when evaluation or export rebuilds a run.
-  """
-  match = _OLD_SOURCE.search(text)
-  source = sfm_sources.SOURCES.get(match.group(1) if match else "procedural")
-  if source is None or not any(_moved_argument(line) for line in text.splitlines()):
-    return text
-  takes = inspect.signature(source.__init__).parameters
-  lines, keep = [], True
-  for line in text.splitlines():
-    if line[:1].isspace():  # A value continued from the line above.
-      if keep:
-        lines.append(line)
-      continue
-    argument = _moved_argument(line)
-    keep = argument is None or argument in takes
-    if argument is None:
-      lines.append(line)
-    elif keep:
-      lines.append(_OLD_BINDING.sub(f"sfm_sources.{source.__name__}.{argument} = ", line))
-  return "\n".join(lines) + "\n"
-
-
-def _moved_argument(line):
-  """The argument of an old `SfmTask.<argument> = ...` line that moved to a source, or None."""
-  match = _OLD_BINDING.match(line)
-  return match.group(1) if match and match.group(1) in _MOVED_TO_SOURCES else None
 
 
 @base.register_task

@@ -15,6 +15,7 @@ from aign_tf import errors
 from aign_tf import testing
 from aign_tf.core import keys
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_moved
 from aign_tf.tasks import sfm_sources
 
 # Hand-made calibration (see tests/data/kitti_test.py): laser (x, y, z) -> rectified camera
@@ -229,7 +230,7 @@ class SourceBindingsTest(testing.TestCase):
 
   def test_moved_bindings_name_real_parameters(self):
     # Every hint names an argument the source class takes, and no SfmTask argument.
-    for old, hint in sfm.MOVED_BINDINGS.items():
+    for old, hint in sfm_moved.MOVED_BINDINGS.items():
       parameter = old.rsplit(".", 1)[1]
       self.assertNotIn(parameter, inspect.signature(sfm.SfmTask.__init__).parameters)
       for name in re.findall(r"sfm_sources\.(\w+)\.", hint()):
@@ -249,12 +250,12 @@ class SourceBindingsTest(testing.TestCase):
                       task.source.frame_step, task.source.eval_fraction),
                      ("/videos/" + "x" * 80 + ".mp4", 60.0, "center", 2, 0.2))
     self.assertEqual((task.height, task.width, task.num_memory, task.cache_dir), (32, 64, 8, None))
-    upgraded = sfm.upgrade_operative_config(_OLD_OPERATIVE_CONFIG)
+    upgraded = sfm_moved.upgrade_operative_config(_OLD_OPERATIVE_CONFIG)
     self.assertNotIn("SfmTask.num_train", upgraded)  # Frames ignored it: dropped.
     self.assertNotIn("SfmTask.data_dir", upgraded)
     self.assertIn("sfm_sources.Frames.data_dir = \\\n    '/videos/", upgraded)
-    self.assertEqual(sfm.upgrade_operative_config(upgraded), upgraded)
-    procedural = sfm.upgrade_operative_config(
+    self.assertEqual(sfm_moved.upgrade_operative_config(upgraded), upgraded)
+    procedural = sfm_moved.upgrade_operative_config(
         _OLD_OPERATIVE_CONFIG.replace("'frames'", "'procedural'"))
     self.assertIn("sfm_sources.Procedural.num_train = 8\n", procedural)
     self.assertNotIn("data_dir", procedural)
