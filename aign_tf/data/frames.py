@@ -173,7 +173,7 @@ def load_frame_folder(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrin
   """
   if step < 1:
     raise errors.ConfigError(f"{path}: step must be >= 1, got {step}")
-  paths = video.frame_files(path)[::step][:max_frames or None]
+  paths = video.frame_files(path)[::step][:max_frames]
   if len(paths) < 2:
     raise errors.DataError(f"{path}: needs at least 2 image files, found {len(paths)}")
   frames = [imaging.read_image(p) for p in paths]
@@ -185,10 +185,8 @@ def load_video(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrinsics=No
   """Consecutive pairs of a video's frames (every `step`-th, at most `max_frames`,
   `video.iter_video`); returns and raises as `load_frame_folder` ("name" =
   `<path>#<frame index>`), and errors.ConfigError without PyAV."""
-  if step < 1:
-    raise errors.ConfigError(f"{path}: step must be >= 1, got {step}")
   frames, names = [], []
-  for index, frame in video.iter_video(path, step, max_frames or None):
+  for index, frame in video.iter_video(path, step, max_frames):
     frames.append(frame)
     names.append(f"{path}#{index}")
   return prepare_frames(frames, names, height, width, intrinsics, fov_degrees, crop, path)
