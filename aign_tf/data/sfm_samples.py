@@ -319,8 +319,11 @@ def prepare(video_path, boards, out, width=WIDTH):
   if rows < new_size[1] // 2:
     raise errors.DataError(f"{video_path}: the static strip at the bottom is {strip} of "
                            f"{new_size[1]} rows; more than half a frame cannot be a bonnet")
+  # Downscale by one factor in x and y: the kept rows are a whole number of output rows.
   out_width = min(width, original_width)
-  size = (out_width, int(round(rows * out_width / original_width)))
+  out_height = rows * out_width // original_width
+  rows = int(round(out_height * original_width / out_width))
+  size = (out_width, out_height)
   intrinsics = sfm_data.scale_intrinsics(
       [new_k[0, 0], new_k[1, 1], new_k[0, 2], new_k[1, 2]], (rows, original_width),
       (size[1], size[0])).astype(np.float64)
