@@ -20,13 +20,13 @@ import numpy as np
 
 from aign_tf import config
 from aign_tf import errors
-from aign_tf import runs
 from aign_tf import testing
 from aign_tf.core import imaging
+from aign_tf.core import keys
 from aign_tf.data import frames
 from aign_tf.data import samples
 from aign_tf.data import sfm_samples
-from aign_tf.train import trainer
+from aign_tf.models import sfm_networks
 
 try:
   import av  # pylint: disable=g-import-not-at-top
@@ -285,9 +285,12 @@ class SfmSamplesTest(testing.TestCase):
 
 @unittest.skipIf(cv2 is None, "needs OpenCV and PyAV (pip install -e '.[test]')")
 class DashcamGinTest(testing.TestCase):
-  """gin/sfm_dashcam.gin trains 2 steps on a tiny prepared clip in a temporary cache."""
+  """gin/sfm_dashcam.gin builds its task on a tiny prepared clip in a temporary cache: the
+  frames and intrinsics come from the cache, and no discriminator is configured. (Training
+  two steps would add a minute to the suite; tests/gin_smoke_test.py trains the frames
+  source with sfm_video.gin, which this file includes.)"""
 
-  def test_sfm_dashcam_gin_trains_two_steps(self):
+  def test_sfm_dashcam_gin_reads_the_prepared_clip(self):
     cache = self.get_temp_dir()
     out = sfm_samples.task_dir(cache)
     os.makedirs(os.path.join(out, "frames"))
@@ -305,12 +308,12 @@ class DashcamGinTest(testing.TestCase):
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
                  [f"data.dashcam_frames.cache_dir = '{cache}'",
                   f"data.dashcam_intrinsics.cache_dir = '{cache}'"])
-    model_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    result = trainer.train(model_dir)
-    self.assertEqual(result["step"], 2)
-    self.assertNotIn("discriminator_loss", result["train"])
-    self.assertTrue(glob.glob(os.path.join(model_dir, runs.CHECKPOINT_DIR, "ckpt-2.index")))
-    self.assert_finite(result["eval"]["reconstruction_loss"])
+    self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.0)
+    task = config.resolve("train.task")
+    batch = next(iter(task.train_dataset(2, with_memory=False)))
+    frames = batch[keys.OBSERVATION][sfm_networks.FRAMES]
+    self.assertEqual(frames.shape[1:], (task.height, task.width, 6))
+    self.assertAllInRange(frames, 0.0, 1.0)
 
 
 if __name__ == "__main__":
