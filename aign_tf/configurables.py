@@ -35,8 +35,9 @@ CONFIGURABLE_PACKAGES = (
     "aign_tf.models",
     "aign_tf.tasks",
 )
-# The gin root `train(...)` and what it configures (`train.make_strategy`).
-CONFIGURABLE_MODULES = ("aign_tf.train.trainer",)
+# The gin root `train(...)` and what it configures (`train.make_strategy`), and the paths of
+# fetched samples that gin files bind (`@data.dashcam_frames()`).
+CONFIGURABLE_MODULES = ("aign_tf.train.trainer", "aign_tf.data.sfm_samples")
 
 
 def configurable_modules():

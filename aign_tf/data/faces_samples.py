@@ -6,7 +6,7 @@
     indoors), are cut into 128x128 face crops with OpenCV's Haar cascade
     (`faces_video.face_crops`, every 2nd frame) -> `<cache>/faces/franck.npz`,
     `<cache>/faces/cap12.npz` (`images` uint8 `[N, 128, 128, 3]`, `frames` int `[N]`).
-    Needs OpenCV.
+    Needs OpenCV (the cascade) and PyAV (decoding, `aign_tf.core.video`): the `faces` extra.
   * `pip download scikit-image==0.26.0` (wheel); `skimage/data/lfw_subset.npy` rows 0-99 are
     25x25 grey LFW faces (float in [0, 1]) -> `<cache>/faces/lfw.npz` (`images` uint8
     `[100, 25, 25, 3]`). scikit-image itself need not be installed.
@@ -46,6 +46,7 @@ import zipfile
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import video
 from aign_tf.data import samples
 
 TASK = "faces"
@@ -141,6 +142,7 @@ def fetch(cache_dir=None, force=False):
   if manifest is not None and all(f"{name}.npz" in manifest["files"] for name in NAMES):
     return manifest
   faces_video.require_cv2()
+  video.require_av()
   downloads = os.path.join(cache_dir or samples.default_cache_dir(), "downloads")
   os.makedirs(out, exist_ok=True)
   files, sources = [], {}

@@ -6,8 +6,9 @@ placed so that the crop roughly follows the aligned-face geometry of `faces_synt
 `margin` x box side), padded by edge replication where it leaves the frame, and resized.
 Frames without a detection are skipped and counted. Names are `<path>#<frame index>`.
 
-OpenCV is imported lazily: `pip install 'opencv-python-headless>=4.8,<5'` (OpenCV 5 wheels
-no longer ship `CascadeClassifier`).
+Frames are decoded by `aign_tf.core.video` (PyAV, rotation metadata applied), the reader
+every path shares; OpenCV finds the faces. Both are imported lazily: `pip install -e
+".[faces]"` (OpenCV 4: OpenCV 5 wheels no longer ship `CascadeClassifier`).
 """
 
 import os
@@ -15,6 +16,7 @@ import os
 import numpy as np
 
 from aign_tf import errors
+from aign_tf.core import video
 
 CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -52,7 +54,7 @@ def face_crops(path, resolution, start=0, stop=None, every=1, margin=1.6, min_fa
   """Detects and crops faces from a video.
 
   Args:
-    path: a video file OpenCV can read (mp4, avi, ...).
+    path: a video file FFmpeg can decode (mp4, avi, ...).
     resolution: crop side R after resizing.
     start, stop: frame range [start, stop) (stop None: to the end).
     every: keep every n-th frame of the range.
@@ -63,40 +65,26 @@ def face_crops(path, resolution, start=0, stop=None, every=1, margin=1.6, min_fa
     (uint8 `[N, R, R, 3]` RGB crops, list of N names `<path>#<frame>`, frames skipped).
 
   Raises:
-    errors.DataError: the file cannot be opened or yields no face.
+    errors.ConfigError: OpenCV or PyAV is not installed.
+    errors.DataError: the file cannot be decoded or yields no face.
   """
   cv2 = require_cv2()
-  if not os.path.isfile(path):
-    raise errors.DataError(f"{path}: no such video file")
-  capture = cv2.VideoCapture(path)
-  if not capture.isOpened():
-    raise errors.DataError(f"{path}: OpenCV cannot open this video")
+  video.require_av()
   cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADE))
-  crops, names, skipped, index = [], [], 0, 0
-  try:
-    while stop is None or index < stop:
-      if index < start or (index - start) % every:
-        if not capture.grab():
-          break
-        index += 1
-        continue
-      ok, frame = capture.read()
-      if not ok:
-        break
-      grey = cv2.equalizeHist(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-      boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
-                                       minSize=(min_face, min_face))
-      if len(boxes) == 0:
-        skipped += 1
-      else:
-        box = max(boxes, key=lambda b: b[2] * b[3])
-        crop = cut(frame, *crop_box(box, margin))
-        crop = cv2.resize(crop, (resolution, resolution), interpolation=cv2.INTER_AREA)
-        crops.append(crop[..., ::-1])
-        names.append(f"{os.path.abspath(path)}#{index}")
-      index += 1
-  finally:
-    capture.release()
+  count = None if stop is None else len(range(start, stop, every))
+  frames = () if count == 0 else video.iter_video(path, every, count, start)
+  crops, names, skipped = [], [], 0
+  for index, frame in frames:
+    grey = cv2.equalizeHist(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+    boxes = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
+                                     minSize=(min_face, min_face))
+    if len(boxes) == 0:
+      skipped += 1
+      continue
+    box = max(boxes, key=lambda b: b[2] * b[3])
+    crop = cut(frame, *crop_box(box, margin))
+    crops.append(cv2.resize(crop, (resolution, resolution), interpolation=cv2.INTER_AREA))
+    names.append(f"{os.path.abspath(path)}#{index}")
   if not crops:
     raise errors.DataError(f"{path}: no face found in frames [{start}, {stop}) "
                            f"({skipped} frames searched)")

@@ -14,21 +14,21 @@ Intrinsics (f_x, f_y, c_x, c_y), in pixels with pixel centres at integers, come 
     guess: lens distortion is ignored and real principal points are often a few pixels off.
 One of the two must be given.
 
-Videos are read with OpenCV, an optional dependency: `pip install opencv-python-headless`.
+Frames are read by `aign_tf.core.video`: a folder's image files in natural name order (frame2
+before frame10), a video's frames decoded with PyAV (the optional extra `video`) and turned
+upright by its rotation metadata.
 """
 
-import glob
 import math
 import os
-import re
 
 import numpy as np
 
 from aign_tf import errors
 from aign_tf.core import imaging
+from aign_tf.core import video
 from aign_tf.data import sfm as sfm_data
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 CROPS = (None, "center")
 
 
@@ -154,17 +154,13 @@ def prepare_frames(frames, names, height, width, intrinsics=None, fov_degrees=No
           "name": np.array(names[1:])}
 
 
-def _natural_key(path):
-  return [int(part) if part.isdigit() else part
-          for part in re.split(r"(\d+)", os.path.basename(path))]
-
-
 def load_frame_folder(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrinsics=None,
                       fov_degrees=None, crop=None, step=1, max_frames=None):
   """Consecutive pairs of the image files in a folder.
 
-  Files with an extension in `IMAGE_EXTENSIONS` are sorted by name with digit runs compared
-  as numbers (frame2 before frame10); every `step`-th file is used, at most `max_frames`.
+  Files with an extension in `video.IMAGE_SUFFIXES` are sorted by name with digit runs
+  compared as numbers (frame2 before frame10, `video.frame_files`); every `step`-th file is
+  used, at most `max_frames`.
 
   Returns:
     dict of "target_frame", "source_frame" uint8 `[N, height, width, 3]`, "intrinsics"
@@ -175,60 +171,24 @@ def load_frame_folder(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrin
       different sizes, bad calibration file.
     errors.ConfigError: missing, conflicting or invalid calibration; bad `crop` or `step`.
   """
-  if not os.path.isdir(path):
-    raise errors.DataError(f"{path}: frame folder not found")
   if step < 1:
     raise errors.ConfigError(f"{path}: step must be >= 1, got {step}")
-  paths = sorted((p for p in glob.glob(os.path.join(path, "*"))
-                  if p.lower().endswith(IMAGE_EXTENSIONS)), key=_natural_key)[::step]
-  if max_frames:
-    paths = paths[:max_frames]
+  paths = video.frame_files(path)[::step][:max_frames]
   if len(paths) < 2:
-    raise errors.DataError(f"{path}: needs at least 2 image files ({', '.join(IMAGE_EXTENSIONS)}"
-                           f"), found {len(paths)}")
+    raise errors.DataError(f"{path}: needs at least 2 image files, found {len(paths)}")
   frames = [imaging.read_image(p) for p in paths]
   return prepare_frames(frames, paths, height, width, intrinsics, fov_degrees, crop, path)
 
 
-def require_cv2():
-  """Returns the cv2 module or raises a ConfigError saying how to install it."""
-  try:
-    import cv2  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise errors.ConfigError("reading videos needs OpenCV: pip install "
-                             "opencv-python-headless") from e
-  return cv2
-
-
 def load_video(path, height=sfm_data.HEIGHT, width=sfm_data.WIDTH, intrinsics=None,
                fov_degrees=None, crop=None, step=1, max_frames=None):
-  """Consecutive pairs of a video's frames (every `step`-th, at most `max_frames`), read with
-  OpenCV; returns and raises as `load_frame_folder` ("name" = `<path>#<frame index>`)."""
-  cv2 = require_cv2()
-  if not os.path.isfile(path):
-    raise errors.DataError(f"{path}: video file not found")
-  if step < 1:
-    raise errors.ConfigError(f"{path}: step must be >= 1, got {step}")
-  capture = cv2.VideoCapture(path)
-  if not capture.isOpened():
-    raise errors.DataError(f"{path}: OpenCV cannot open this video")
-  frames, names, index = [], [], 0
-  try:
-    while not max_frames or len(frames) < max_frames:
-      if index % step:
-        if not capture.grab():
-          break
-      else:
-        ok, frame = capture.read()
-        if not ok:
-          break
-        if frame.ndim == 2:
-          frame = np.repeat(frame[..., None], 3, axis=-1)
-        frames.append(np.ascontiguousarray(frame[..., 2::-1]))  # BGR(A) -> RGB
-        names.append(f"{path}#{index}")
-      index += 1
-  finally:
-    capture.release()
+  """Consecutive pairs of a video's frames (every `step`-th, at most `max_frames`,
+  `video.iter_video`); returns and raises as `load_frame_folder` ("name" =
+  `<path>#<frame index>`), and errors.ConfigError without PyAV."""
+  frames, names = [], []
+  for index, frame in video.iter_video(path, step, max_frames):
+    frames.append(frame)
+    names.append(f"{path}#{index}")
   return prepare_frames(frames, names, height, width, intrinsics, fov_degrees, crop, path)
 
 

@@ -23,6 +23,8 @@ from aign_tf import errors
 MANIFEST = "manifest.json"
 # Task name -> module with `fetch(cache_dir, force=False) -> manifest dict`.
 FETCHERS = {"pose": "aign_tf.data.pose_samples", "faces": "aign_tf.data.faces_samples",
+            # A calibrated highway drive for `tasks.SfmTask.source = "frames"`.
+            "sfm": "aign_tf.data.sfm_samples",
             # The 2D detectors' networks (mediapipe wheel), not training data.
             "detectors": "aign_tf.detectors.models"}
 
@@ -40,7 +42,16 @@ def sha256(path):
   return digest.hexdigest()
 
 
-def pip_download(requirement, directory, binary=True, expected_sha256=None):
+def check_sha256(path, expected_sha256):
+  """Raises errors.DataError naming `path` when its SHA-256 is not `expected_sha256`."""
+  digest = sha256(path)
+  if digest != expected_sha256:
+    raise errors.DataError(f"{path}: SHA-256 {digest} differs from the pinned "
+                           f"{expected_sha256}")
+
+
+def pip_download(requirement, directory, binary=True, expected_sha256=None,
+                 python_version=None):
   """Downloads one package file with pip (no dependencies) and verifies its checksum.
 
   Args:
@@ -48,6 +59,9 @@ def pip_download(requirement, directory, binary=True, expected_sha256=None):
     directory: where the file goes (reused if already there with the right checksum).
     binary: a wheel (True) or the sdist (False).
     expected_sha256: pinned checksum, or None to skip the check.
+    python_version: for a wheel whose package requires a newer Python than the running one
+      (only its files are wanted, it is not installed): e.g. "3.11" asks pip for the wheel
+      of that Python.
 
   Returns:
     The path of the downloaded file.
@@ -65,6 +79,8 @@ def pip_download(requirement, directory, binary=True, expected_sha256=None):
                directory, requirement]
     if not binary:
       command[4:4] = ["--no-binary", ":all:"]
+    elif python_version:
+      command[4:4] = ["--only-binary", ":all:", "--python-version", python_version]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
       raise errors.DataError(f"pip download {requirement} failed: "
@@ -73,9 +89,8 @@ def pip_download(requirement, directory, binary=True, expected_sha256=None):
     if not existing:
       raise errors.DataError(f"pip download {requirement}: no file matching {pattern}")
   path = existing[0]
-  if expected_sha256 is not None and sha256(path) != expected_sha256:
-    raise errors.DataError(f"{path}: SHA-256 {sha256(path)} differs from the pinned "
-                           f"{expected_sha256}")
+  if expected_sha256 is not None:
+    check_sha256(path, expected_sha256)
   return path
 
 
@@ -115,6 +130,13 @@ def read_manifest(task_dir, verify=True):
 def task_dir(task, cache_dir=None):
   """`<cache_dir>/<task>`: where a task's converted samples and manifest live."""
   return os.path.join(cache_dir or default_cache_dir(), task)
+
+
+def fetched_dir(task, cache_dir=None):
+  """Where `fetch(task, cache_dir)` puts its files and manifest (the fetcher's `task_dir`)."""
+  if task not in FETCHERS:
+    raise errors.ConfigError(f"no sample fetcher for {task!r}; known: {sorted(FETCHERS)}")
+  return importlib.import_module(FETCHERS[task]).task_dir(cache_dir)
 
 
 def reusable_manifest(task_dir, force=False):

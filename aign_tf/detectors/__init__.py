@@ -11,7 +11,8 @@ Modules:
   models      fetch the wheel (pinned SHA-256), extract the .tflite files into a cache
   anchors     SSD anchor centres of the detection networks
   geometry    rotated rectangles, affine crops, box decoding, weighted NMS, similarities
-  images      reading photos (EXIF orientation), videos and frame folders
+  images      photos (EXIF orientation) and arrays as RGB uint8 (videos and frame folders:
+              `aign_tf.core.video`)
   blazeface   faces -> boxes + 6 keypoints; eye-based alignment and paste-back
   blazepose   people -> 33 landmarks -> the pose task's H36M-17 layout
   pose_video  a video or frame folder -> per-frame keypoint JSON and drawn frames

@@ -20,8 +20,9 @@ from a trained sfm model (exported SavedModel or training directory).
 Frames. Each frame is centre-cropped to the model's aspect ratio (height / width of the
 task: 64 x 192 for `gin/sfm.gin`) and resized bilinearly to the model's size
 (`aign_tf.data.frames.center_crop_box`, `aign_tf.data.sfm.resize_image`), so nothing is
-stretched; the pictures show that crop. Videos are decoded with PyAV, frame folders with
-Pillow (`aign_tf.detectors.images`, as `pose_video`).
+stretched; the pictures show that crop. Videos are decoded with PyAV, frame folders (in
+natural name order: frame2 before frame10) with Pillow (`aign_tf.core.video`, as
+`pose_video`).
 
 Pairs. Frame i (i >= 1) is the target of the pair (i, i - 1), the source being the frame
 before it, as in training; frame 0's depth comes from the pair (0, 1).
@@ -60,9 +61,9 @@ from PIL import ImageDraw
 from aign_tf import errors
 from aign_tf.core import files
 from aign_tf.core import imaging
+from aign_tf.core import video
 from aign_tf.data import frames as frames_data
 from aign_tf.data import sfm as sfm_data
-from aign_tf.detectors import images
 
 DEFAULT_FOV_DEGREES = 60.0
 DEFAULT_GIF_FPS = 10.0
@@ -158,10 +159,8 @@ def read_frames(input_path, height, width, intrinsics=None, fov_degrees=None, st
       different sizes.
     errors.ConfigError: intrinsics that make no sense for the frames; a video without PyAV.
   """
-  if not os.path.exists(input_path):
-    raise errors.DataError(f"{input_path}: no such file or folder")
   names, model_frames, display, camera = [], [], [], None
-  for name, frame in images.iter_frames(input_path, step, max_frames):
+  for name, frame in video.iter_frames(input_path, step, max_frames):
     if camera is None:
       camera = Camera(frame.shape[:2], height, width, intrinsics, fov_degrees)
     small, big = camera(frame, name)
@@ -473,10 +472,8 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
     raise errors.ConfigError(_ONE_MODEL)
   # The first frame (decoding the input) and the intrinsics are checked before the model
   # loads, which takes seconds.
-  if not os.path.exists(input_path):
-    raise errors.DataError(f"{input_path}: no such file or folder")
-  fps = None if os.path.isdir(input_path) else images.video_info(input_path)[0]
-  for _, first in images.iter_frames(input_path, 1, 1):
+  fps = video.video_info(input_path).fps if video.kind(input_path) == video.VIDEO else None
+  for _, first in video.iter_frames(input_path, 1, 1):
     if intrinsics is not None:
       check_frame_intrinsics(intrinsics, first.shape[:2])
   model = model or load_model(saved_model, model_dir)

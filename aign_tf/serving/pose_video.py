@@ -63,6 +63,7 @@ from PIL import ImageDraw
 from aign_tf import errors
 from aign_tf.core import files
 from aign_tf.core import skeleton
+from aign_tf.core import video
 from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
 from aign_tf.detectors import images
@@ -133,13 +134,8 @@ def _write_json(path, value):
 
 def _frames(path, step, max_frames):
   """(frames iterator, frames per second or None) for a video, a folder or one photo."""
-  if not os.path.exists(path):
-    raise errors.DataError(f"{path}: no such file or folder")
-  if os.path.isfile(path) and path.lower().endswith(images.IMAGE_SUFFIXES):
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return iter([(stem, images.read_image(path))]), None
-  fps = None if os.path.isdir(path) else images.video_info(path)[0]
-  return images.iter_frames(path, step, max_frames), fps
+  fps = video.video_info(path).fps if video.kind(path) == video.VIDEO else None
+  return video.iter_frames(path, step, max_frames), fps
 
 
 def _gif_frame(path):
@@ -299,7 +295,8 @@ def run(input_path, output_dir, fov_degrees=DEFAULT_FOV_DEGREES, step=1, max_fra
   """Detects one person's 2D pose in every frame and writes the files of the module doc.
 
   Args:
-    input_path: a video file, a folder of frames (sorted by name) or one photo.
+    input_path: a video file, a folder of frames (in natural name order, frame2 before
+      frame10: `aign_tf.core.video`) or one photo.
     output_dir: where the results go (replaced as a whole at the end).
     fov_degrees: horizontal field of view for the intrinsics.
     step: use every `step`-th frame.

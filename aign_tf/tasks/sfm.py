@@ -77,8 +77,9 @@ def sfm_prior_weight(weight=0.01):
   memory_file = _bound("tasks.SfmTask.memory_file", None)
   if memory_file or not weight:
     return weight
-  source = sfm_sources.build(_evaluated(_bound("tasks.SfmTask.source", "procedural")))
-  if source.matches_builtin_memory:
+  # Read from the bindings, not built: building a source may read files.
+  source = sfm_sources.source_class(_bound("tasks.SfmTask.source", "procedural"))
+  if source is None or source.matches_builtin_memory:
     return weight
   logging.warning(
       "SfmTask: source=%r (%s) and no depth memory of similar scenes "
@@ -86,29 +87,42 @@ def sfm_prior_weight(weight=0.01):
       "corridors): training without the depth discriminator (adversarial weight 0 instead "
       "of %g). To use a depth prior, bind tasks.SfmTask.memory_file to a .npy of depth maps "
       "of the same kind of scenes [N, H, W], in the same units.", source.name,
-      getattr(source, "data_dir", "?"), weight)
+      _bound(f"sfm_sources.{source.__name__}.data_dir", "?"), weight)
   return 0.0
 
 
-def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3):
-  """Per-example `[B]` depth errors WITHOUT median scaling (abs_rel, rmse, delta < 1.25, as
-  `sfm_metrics.depth_metrics`, suffixed "_unscaled"), the scale ratio median(predicted) /
-  median(true) and the scale error |log ratio|, over pixels with true depth > `min_depth`."""
+# Metrics of predictions scaled to the memory's median depth (`unscaled_depth_metrics`).
+MEMORY_MEDIAN_SUFFIX = "_memory_median"
+
+
+def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_median=None,
+                           suffix="_unscaled"):
+  """Per-example `[B]` depth errors WITHOUT scaling by the true depth (abs_rel, rmse,
+  delta < 1.25, as `sfm_metrics.depth_metrics`, names + `suffix`), the scale ratio
+  median(predicted) / median(true) and the scale error |log ratio| (names + the suffix
+  after "scale", e.g. "scale_ratio"), over pixels with true depth > `min_depth`.
+
+  With `to_median`, each prediction is first scaled so that its median is `to_median`:
+  the memory's median depth gives the baseline a model without a scale of its own can
+  reach (one constant for every image, known without any label)."""
   true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
   predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
-  names = ("abs_rel_unscaled", "rmse_unscaled", "delta_1.25_unscaled", "scale_ratio",
-           "scale_error")
+  scale_suffix = "" if suffix == "_unscaled" else suffix
+  names = (f"abs_rel{suffix}", f"rmse{suffix}", f"delta_1.25{suffix}",
+           f"scale_ratio{scale_suffix}", f"scale_error{scale_suffix}")
   out = {name: np.full(len(true_depth), np.nan) for name in names}
   for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
     valid = np.isfinite(gt) & (gt > min_depth)
     if not valid.any():
       continue
     gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
-    out["abs_rel_unscaled"][i] = np.mean(np.abs(gt - pred) / gt)
-    out["rmse_unscaled"][i] = np.sqrt(np.mean((gt - pred) ** 2))
-    out["delta_1.25_unscaled"][i] = np.mean(np.maximum(gt / pred, pred / gt) < 1.25)
-    out["scale_ratio"][i] = np.median(pred) / np.median(gt)
-    out["scale_error"][i] = abs(np.log(out["scale_ratio"][i]))
+    if to_median is not None:
+      pred = pred * (to_median / np.median(pred))
+    ratio = np.median(pred) / np.median(gt)
+    for name, value in zip(names, (
+        np.mean(np.abs(gt - pred) / gt), np.sqrt(np.mean((gt - pred) ** 2)),
+        np.mean(np.maximum(gt / pred, pred / gt) < 1.25), ratio, abs(np.log(ratio)))):
+      out[name][i] = value
   return out
 
 
@@ -117,14 +131,6 @@ def _bound(name, default):
     return gin.query_parameter(name)
   except ValueError:
     return default
-
-
-def _evaluated(value):
-  """A bound value with a gin reference (`@sfm_sources.Frames()`) evaluated."""
-  if isinstance(value, gin.config.ConfigurableReference):
-    fn = value.scoped_configurable_fn
-    return fn() if value.evaluate else fn
-  return value
 
 
 @base.register_task
@@ -147,8 +153,11 @@ class SfmTask(base.Task):
   `to_batch`. `num_images`: rows of the picture grid.
 
   Metric scale (opt-in, `gin/sfm_metric_scale.gin`): `metric_scale=True` adds depth metrics
-  without median scaling ("<metric>_unscaled") and the per-image scale ratio
-  median(predicted) / median(true) ("scale_ratio"; "scale_error" = |log scale_ratio|).
+  without median scaling ("<metric>_unscaled"), the per-image scale ratio
+  median(predicted) / median(true) ("scale_ratio"; "scale_error" = |log scale_ratio|),
+  translation error and ATE without scale alignment ("translation_error_unscaled",
+  "ate_unscaled_mean"), and the baseline of a model without a scale of its own: every
+  prediction scaled to the memory's median depth ("<metric>_memory_median").
   `memory_scale` multiplies every memory depth (a check that the predicted scale follows
   the memory's units: at 2, the scale ratio should go to 2).
   """
@@ -218,6 +227,14 @@ class SfmTask(base.Task):
       where += (f", cached in {os.path.join(self.cache_dir, name + '.npz')}: delete that "
                 "file to ray-cast it again")
     return sfm_data.check_depth_memory(depth, where)
+
+  def _memory_median(self):
+    """The median depth of the memory the run trains with (the memory of `train.seed`'s
+    stream when it is procedural), cached."""
+    if getattr(self, "_memory_median_value", None) is None:
+      depth = self._memory(int(_bound("train.seed", 0)))
+      self._memory_median_value = float(np.median(depth[depth > 0]))
+    return self._memory_median_value
 
   def _describe_memory(self):
     return (f"the depth maps in {self.memory_file}" if self.memory_file else
@@ -306,8 +323,12 @@ class SfmTask(base.Task):
       out.update(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"]))
       if self.metric_scale:
         out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"]))
+        out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"],
+                                          to_median=self._memory_median(),
+                                          suffix=MEMORY_MEDIAN_SUFFIX))
     if EGOMOTION in batch:
-      out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"]))
+      out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"],
+                                               unscaled=self.metric_scale))
     return out
 
   # Training health (`aign_tf.train.health`) ------------------------------------------------
@@ -399,7 +420,11 @@ class SfmTask(base.Task):
       predicted.append(np.asarray(prediction["egomotion"], np.float64))
     predicted = np.concatenate(predicted).reshape(count, length - 1, 6)
     ate = sfm_metrics.ate_metrics(snippets["poses"], predicted)
-    return {"ate_mean": ate["ate_mean"], "ate_std": ate["ate_std"]}
+    out = {"ate_mean": ate["ate_mean"], "ate_std": ate["ate_std"]}
+    if self.metric_scale:
+      ate = sfm_metrics.ate_metrics(snippets["poses"], predicted, align_scale=False)
+      out.update({"ate_unscaled_mean": ate["ate_mean"], "ate_unscaled_std": ate["ate_std"]})
+    return out
 
   def images(self, batch, prediction):
     count = min(self.num_images, len(batch[keys.OBSERVATION][sfm_networks.FRAMES]))

@@ -55,8 +55,9 @@ def _snippet_poses(true, where):
                          f"[N - 1, 6], got shape {true.shape}")
 
 
-def snippet_ate(true, predicted_egomotion, reduction="zhou2017"):
-  """Absolute trajectory error of one snippet after least-squares scale alignment.
+def snippet_ate(true, predicted_egomotion, reduction="zhou2017", align_scale=True):
+  """Absolute trajectory error of one snippet after least-squares scale alignment (or
+  without it: `align_scale=False`, for a model that predicts metric scale).
 
   Args:
     true: the snippet's true camera-to-world poses `[N, 4, 4]` (any world frame), or its true
@@ -89,6 +90,8 @@ def snippet_ate(true, predicted_egomotion, reduction="zhou2017"):
   predicted_positions = compose_egomotion(predicted_egomotion)[:, :3, 3]
   denominator = np.sum(predicted_positions ** 2)
   scale = np.sum(true_positions * predicted_positions) / denominator if denominator > 0 else 0.0
+  if not align_scale:
+    scale = 1.0
   errors_ = np.linalg.norm(scale * predicted_positions - true_positions, axis=-1)
   if reduction == "zhou2017":
     return float(np.sqrt(np.sum(errors_ ** 2)) / len(errors_))
@@ -97,14 +100,15 @@ def snippet_ate(true, predicted_egomotion, reduction="zhou2017"):
   return float(np.mean(errors_))
 
 
-def ate_metrics(true, predicted_egomotion, reduction="zhou2017"):
+def ate_metrics(true, predicted_egomotion, reduction="zhou2017", align_scale=True):
   """ATE of S snippets: `true` `[S, N, 4, 4]` or `[S, N - 1, 6]`, `predicted_egomotion`
   `[S, N - 1, 6]` -> {"ate": `[S]` per-snippet errors, "ate_mean", "ate_std"} (Zhou et al.
-  report mean and standard deviation over snippets)."""
+  report mean and standard deviation over snippets); `align_scale` as `snippet_ate`."""
   if len(true) != len(predicted_egomotion):
     raise errors.DataError(f"ate_metrics: {len(true)} true snippets but "
                            f"{len(predicted_egomotion)} predicted")
-  values = np.array([snippet_ate(t, p, reduction) for t, p in zip(true, predicted_egomotion)])
+  values = np.array([snippet_ate(t, p, reduction, align_scale)
+                     for t, p in zip(true, predicted_egomotion)])
   return {"ate": values, "ate_mean": float(np.mean(values)), "ate_std": float(np.std(values))}
 
 
@@ -144,8 +148,9 @@ def depth_metrics(true_depth, predicted_depth, min_depth=1e-3, max_depth=None):
   return out
 
 
-def egomotion_metrics(true_egomotion, predicted_egomotion):
-  """Translation error after the best scale per example, rotation error in degrees."""
+def egomotion_metrics(true_egomotion, predicted_egomotion, unscaled=False):
+  """Translation error after the best scale per example, rotation error in degrees; with
+  `unscaled`, also "translation_error_unscaled", |t_pred - t_true| (metric scale)."""
   true_egomotion = np.asarray(true_egomotion, np.float64)
   predicted = np.asarray(predicted_egomotion, np.float64)
   t_true, t_pred = true_egomotion[:, :3], predicted[:, :3]
@@ -155,8 +160,11 @@ def egomotion_metrics(true_egomotion, predicted_egomotion):
   r_pred = sfm_data.euler_to_matrix(predicted[:, 3:])
   relative = np.swapaxes(r_pred, 1, 2) @ r_true
   cos = np.clip((np.trace(relative, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
-  return {"translation_error": translation_error,
-          "rotation_error_deg": np.degrees(np.arccos(cos))}
+  out = {"translation_error": translation_error,
+         "rotation_error_deg": np.degrees(np.arccos(cos))}
+  if unscaled:
+    out["translation_error_unscaled"] = np.linalg.norm(t_pred - t_true, axis=1)
+  return out
 
 
 # Pictures ---------------------------------------------------------------------------------

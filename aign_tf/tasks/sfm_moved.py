@@ -35,9 +35,7 @@ def _bound_source_class():
     value = gin.query_parameter("tasks.SfmTask.source")
   except ValueError:
     value = "procedural"
-  if isinstance(value, gin.config.ConfigurableReference):
-    return value.configurable.name
-  source = sfm_sources.SOURCES.get(value) if isinstance(value, str) else None
+  source = sfm_sources.source_class(value)
   return source.__name__ if source else None
 
 

@@ -280,6 +280,20 @@ class Frames(_Recorded):
 SOURCES = {cls.name: cls for cls in (Procedural, KittiRaw, KittiEigen, SfmLearner, Frames)}
 
 
+def source_class(bound):
+  """The `Source` class `tasks.SfmTask.source` is bound to, without building a source (so no
+  file is read and no gin reference in its bindings is evaluated): `bound` is a short name,
+  a gin reference (`@sfm_sources.Frames()`), a `Source` class or object; None when it is
+  none of them."""
+  if isinstance(bound, gin.config.ConfigurableReference):
+    bound = bound.configurable.wrapped
+  if isinstance(bound, Source):
+    return type(bound)
+  if isinstance(bound, type) and issubclass(bound, Source):
+    return bound
+  return SOURCES.get(bound) if isinstance(bound, str) else None
+
+
 def build(source):
   """A `Source` from what `tasks.SfmTask.source` is bound to: a short name ("frames": the
   class with its gin bindings), a `Source` class, or a `Source` object (returned as is).

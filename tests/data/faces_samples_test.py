@@ -15,8 +15,9 @@ from aign_tf.data import samples
 
 try:
   import cv2  # pylint: disable=g-import-not-at-top
+  import av  # pylint: disable=g-import-not-at-top,unused-import
 except ImportError:
-  cv2 = None
+  cv2 = None  # Face crops from videos need both (OpenCV finds faces, PyAV decodes).
 
 
 class FacesSamplesTest(testing.TestCase):
@@ -166,7 +167,7 @@ class FacesVideoTest(testing.TestCase):
     self.assertAllEqual(crop[0, 0], frame[2, 0])  # replicated edge
     self.assertAllEqual(crop[2, 2], frame[3, 1])
 
-  @unittest.skipIf(cv2 is None, "OpenCV not installed")
+  @unittest.skipIf(cv2 is None, "OpenCV or PyAV not installed")
   def test_video_without_faces_raises_naming_file(self):
     path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "blank.avi")
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 64))
@@ -176,7 +177,7 @@ class FacesVideoTest(testing.TestCase):
     with self.assertRaisesRegex(errors.DataError, "blank.avi: no face found"):
       faces.build({"source": "video", "paths": [path]}, 32)
 
-  @unittest.skipIf(cv2 is None, "OpenCV not installed")
+  @unittest.skipIf(cv2 is None, "OpenCV or PyAV not installed")
   def test_unreadable_video_raises(self):
     path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "bad.mp4")
     with open(path, "wb") as f:

@@ -56,5 +56,5 @@ class PoseSamplesTest(testing.TestCase):
     self.assertIsNone(pose_samples.load(self.get_temp_dir()))
 
   def test_unknown_task_raises(self):
-    with self.assertRaisesRegex(errors.ConfigError, "no sample fetcher for 'sfm'"):
-      samples.fetch("sfm", self.get_temp_dir())
+    with self.assertRaisesRegex(errors.ConfigError, "no sample fetcher for 'nothing'"):
+      samples.fetch("nothing", self.get_temp_dir())

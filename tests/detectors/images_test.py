@@ -1,7 +1,7 @@
-"""Reading photos (EXIF orientation), frame folders and the errors on bad files."""
+"""Reading photos (EXIF orientation), arrays as RGB and the errors on bad files (frame
+folders and videos: tests/core/video_test.py)."""
 
 import os
-from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -43,41 +43,3 @@ class ImagesTest(testing.TestCase):
       images.read_image(path)
     with self.assertRaisesRegex(errors.DataError, "image not found: .*missing.png"):
       images.read_image(os.path.join(self.get_temp_dir(), "missing.png"))
-    empty = os.path.join(self.get_temp_dir(), "empty")
-    os.makedirs(empty)
-    with self.assertRaisesRegex(errors.DataError, "empty: no image files"):
-      list(images.iter_frames(empty))
-
-  def test_frame_folder_in_name_order_with_step(self):
-    folder = os.path.join(self.get_temp_dir(), "frames")
-    os.makedirs(folder)
-    for i in (2, 0, 1, 3):
-      Image.fromarray(np.full((4, 4, 3), i, np.uint8)).save(os.path.join(folder, f"{i}.png"))
-    frames = list(images.iter_frames(folder, step=2))
-    self.assertEqual([name for name, _ in frames], ["0", "2"])
-    self.assertEqual(frames[1][1][0, 0, 0], 2)
-
-  def test_missing_pyav_names_the_extra(self):
-    with mock.patch.dict("sys.modules", {"av": None}):
-      with self.assertRaisesRegex(errors.ConfigError, r'pip install -e "\.\[video\]"'):
-        list(images.iter_frames(os.path.join(self.get_temp_dir(), "clip.mp4")))
-
-  def test_video_frames_follow_their_rotation_tag(self):
-
-    class Frame:  # What PyAV's VideoFrame offers: pixels and the display rotation.
-
-      def __init__(self, rotation):
-        self.rotation = rotation
-
-      def to_ndarray(self, format):  # pylint: disable=redefined-builtin
-        del format
-        array = np.zeros((2, 3, 3), np.uint8)
-        array[0, 0] = 255  # Top-left marker.
-        return array
-
-    # -90: stored sideways, shown turned 90 degrees clockwise: the marker goes top-right.
-    turned = images.upright(Frame(-90))
-    self.assertEqual(turned.shape, (3, 2, 3))
-    self.assertEqual(turned[0, 1, 0], 255)
-    self.assertEqual(images.upright(Frame(0)).shape, (2, 3, 3))
-    self.assertEqual(images.upright(Frame(180))[1, 2, 0], 255)

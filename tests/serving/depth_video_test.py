@@ -13,6 +13,7 @@ import skimage.data
 from aign_tf import config
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.core import video
 from aign_tf.data import sfm as sfm_data
 from aign_tf.serving import depth_video
 from aign_tf.serving import export
@@ -245,8 +246,7 @@ def _pose(yaw, position):
 
 def _has_av():
   try:
-    from aign_tf.detectors import images  # pylint: disable=g-import-not-at-top
-    images.require_av()
+    video.require_av()
     return True
   except errors.ConfigError:
     return False

