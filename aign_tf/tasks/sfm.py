@@ -231,10 +231,10 @@ class SfmTask(base.Task):
   def _memory_median(self):
     """The median depth of the memory the run trains with (the memory of `train.seed`'s
     stream when it is procedural), cached."""
-    if getattr(self, "_memory_median_value", None) is None:
+    def median():
       depth = self._memory(int(_bound("train.seed", 0)))
-      self._memory_median_value = float(np.median(depth[depth > 0]))
-    return self._memory_median_value
+      return float(np.median(depth[depth > 0]))
+    return self._cached("memory_median", median)
 
   def _describe_memory(self):
     return (f"the depth maps in {self.memory_file}" if self.memory_file else
