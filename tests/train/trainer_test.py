@@ -11,6 +11,7 @@ from aign_tf import errors
 from aign_tf import runs
 from aign_tf import testing
 from aign_tf.tasks import toy
+from aign_tf.train import actions
 from aign_tf.train import evaluation
 from aign_tf.train import history as history_lib
 from aign_tf.train import loop
@@ -205,6 +206,23 @@ class WeightAverageTrainingTest(testing.TestCase):
     _, model, _ = runs.restore(model_dir,
                                      ["models.AIGN.weight_average_decay = 0.0"])
     self.assert_holds(model.generator.get_weights(), raw)
+
+  def test_raw_weights_evaluated_beside_the_average_when_asked(self):
+    model_dir = self.get_temp_dir()
+    config.parse([os.path.join(testing.GIN_DIR, "toy.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
+                 ["train_steps = 4", "models.AIGN.weight_average_decay = 0.9",
+                  "train.eval_raw_weights = True"])
+    result = trainer.train(model_dir)
+    name = actions.RAW_PREFIX + "reconstruction_loss"
+    self.assertIn(name, history_lib.read(model_dir)[-1])
+    # The prefixed metric is that of the training weights (the average restored with the
+    # decay bound to 0), the plain one that of the average.
+    raw = evaluation.evaluate(model_dir, num_batches=1,
+                              extra_bindings=["models.AIGN.weight_average_decay = 0.0"])
+    self.assertAllClose(result["eval"][name], raw["metrics"]["reconstruction_loss"],
+                        rtol=1e-5)
+    self.assertNotAllClose(result["eval"][name], result["eval"]["reconstruction_loss"])
 
   def test_switching_averaging_on_when_resuming(self):
     model_dir = self.get_temp_dir()
