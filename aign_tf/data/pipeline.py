@@ -39,7 +39,7 @@ def zip_with_memory(observations, memory):
 
 
 def training_stream(examples, num_examples, batch_size, seed, memory=None, memory_seed=None,
-                    batch_fn=None):
+                    batch_fn=None, augment_fn=None):
   """The AIGN training stream, written once for every task: shuffled, repeated batches of
   observations, zipped with an independently shuffled stream of unpaired memory samples.
 
@@ -54,11 +54,18 @@ def training_stream(examples, num_examples, batch_size, seed, memory=None, memor
       task's memory (e.g. ray-cast depth maps) is never built for a model that ignores it.
     memory_seed: the memory stream's shuffle seed.
     batch_fn: optional function applied to each observation batch.
+    augment_fn: optional random augmentation `augment_fn(batch, seed)` applied to each
+      observation batch before `batch_fn`; `seed` is a `[2]` int64 tensor (the stream's
+      seed, the batch's index) for stateless random ops, so the augmentation of batch n is
+      the same in every run and process, whatever ran before it.
 
   Returns:
     An infinite, prefetched dataset of batch dicts.
   """
   observations = batched(examples, batch_size, shuffle_buffer=num_examples, seed=seed)
+  if augment_fn is not None:
+    observations = observations.enumerate().map(
+        lambda index, batch: augment_fn(batch, tf.stack([tf.constant(int(seed or 0), tf.int64), index])))
   if batch_fn is not None:
     observations = observations.map(batch_fn)
   if memory is None:

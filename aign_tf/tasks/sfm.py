@@ -160,6 +160,12 @@ class SfmTask(base.Task):
   prediction scaled to the memory's median depth ("<metric>_memory_median").
   `memory_scale` multiplies every memory depth (a check that the predicted scale follows
   the memory's units: at 2, the scale ratio should go to 2).
+
+  `flip_augmentation`: each training pair is mirrored left-right with probability 1/2 (both
+  frames, the true depth, and the principal point: c_x -> W - 1 - c_x), drawn statelessly
+  per batch (`pipeline.training_stream`'s `augment_fn`). A mirrored rigid scene seen by a
+  mirrored camera motion is again a valid pair, so this doubles the scenes the depth network
+  sees without changing what it must learn.
   """
 
   name = "sfm"
@@ -167,7 +173,7 @@ class SfmTask(base.Task):
   def __init__(self, source="procedural", height=sfm_data.HEIGHT, width=sfm_data.WIDTH,
                num_eval=64, num_memory=1000, memory_file=None, memory_scale=1.0,
                paired_fraction=0.0, labelled_only=False, blur_levels=0, cache_dir="",
-               metric_scale=False, num_images=4):
+               metric_scale=False, flip_augmentation=False, num_images=4):
     self.source = sfm_sources.build(source)
     if not 0.0 <= paired_fraction <= 1.0:
       raise errors.ConfigError(f"SfmTask.paired_fraction must be in [0, 1], got "
@@ -185,6 +191,7 @@ class SfmTask(base.Task):
     self.blur_levels = int(blur_levels)
     self.labelled_only = bool(labelled_only)
     self.metric_scale = bool(metric_scale)
+    self.flip_augmentation = bool(flip_augmentation)
     if not (isinstance(memory_scale, (int, float)) and memory_scale > 0):
       raise errors.ConfigError(f"SfmTask.memory_scale must be a number > 0, got "
                                f"{memory_scale!r}")
@@ -282,6 +289,25 @@ class SfmTask(base.Task):
         batch[key] = examples[key]
     return batch
 
+  def flip_pairs(self, examples, seed):
+    """Mirrors each example of a batch of `_examples` left-right with probability 1/2, drawn
+    from the stateless `seed` (`[2]` ints): frames and true depth along the width, and the
+    principal point c_x -> W - 1 - c_x (pixel centres are integers)."""
+    frames = examples["target_frame"]
+    flip = tf.random.stateless_uniform(tf.shape(frames)[:1], seed) < 0.5
+    out = dict(examples)
+    for key in ("target_frame", "source_frame", keys.TARGET):
+      if key in examples:
+        out[key] = tf.where(flip[:, None, None, None], tf.reverse(examples[key], [2]),
+                            examples[key])
+    intrinsics = examples["intrinsics"]
+    width = tf.cast(tf.shape(frames)[2], intrinsics.dtype)
+    flipped_cx = width - 1.0 - intrinsics[:, 2]
+    out["intrinsics"] = tf.stack([intrinsics[:, 0], intrinsics[:, 1],
+                                  tf.where(flip, flipped_cx, intrinsics[:, 2]),
+                                  intrinsics[:, 3]], axis=1)
+    return out
+
   def train_dataset(self, batch_size, seed=0, with_memory=True):
     pairs = self._pairs("train", seed)
     count = len(pairs["target_frame"])
@@ -304,7 +330,8 @@ class SfmTask(base.Task):
     return pipeline.training_stream(
         tf.data.Dataset.from_tensor_slices(examples), count, batch_size, seed,
         memory=(lambda: base.memory_samples(self._memory(seed))) if with_memory else None,
-        memory_seed=seed + 3, batch_fn=self.to_batch)
+        memory_seed=seed + 3, batch_fn=self.to_batch,
+        augment_fn=self.flip_pairs if self.flip_augmentation else None)
 
   def eval_dataset(self, batch_size, split="eval"):
     if split not in ("eval", "train"):

@@ -14,6 +14,7 @@ from aign_tf.core import keys
 from aign_tf.data import sfm as sfm_data
 from aign_tf.models import sfm_networks
 from aign_tf.objectives import sfm as sfm_objectives
+from aign_tf.renderers import view_synthesis
 from aign_tf.tasks import sfm
 from aign_tf.tasks import sfm_metrics
 from aign_tf.tasks import sfm_sources
@@ -72,6 +73,50 @@ class SfmTaskDataTest(testing.TestCase):
     self.assertGreater(variation[1], variation[2])
     self.assertAllClose(tf.reduce_mean(target[..., 6:]), tf.reduce_mean(target[..., :3]),
                         atol=0.02)
+
+  def test_flipped_pairs_are_valid_pairs(self):
+    # A mirrored pair warps exactly as well with the mirrored true motion as the original
+    # with its own: the flip keeps the geometry (frames, depth, c_x -> W - 1 - c_x).
+    task = _tiny_task(num_train=8, height=32, width=96)
+    pairs = task._pairs("train")
+    examples = {k: tf.constant(v) for k, v in task._examples(pairs).items()}
+    egomotion = pairs[sfm.EGOMOTION].astype(np.float32)
+    flipped = task.flip_pairs(examples, tf.constant([0, 0], tf.int64))
+    again = task.flip_pairs(examples, tf.constant([0, 0], tf.int64))
+    self.assertAllEqual(flipped["target_frame"], again["target_frame"])
+    was_flipped = np.any(flipped["target_frame"].numpy() != examples["target_frame"].numpy(),
+                         axis=(1, 2, 3))
+    self.assertTrue(0 < was_flipped.sum() < len(was_flipped))
+    mirrored = np.where(was_flipped[:, None],
+                        egomotion * np.array([-1, 1, 1, 1, -1, -1], np.float32), egomotion)
+
+    def warp_error(ex, motion):
+      target = tf.cast(ex["target_frame"], tf.float32) / 255.0
+      source = tf.cast(ex["source_frame"], tf.float32) / 255.0
+      warped, valid, _ = view_synthesis.warp(source, tf.cast(ex[keys.TARGET], tf.float32),
+                                             motion, ex["intrinsics"])
+      return (tf.reduce_sum(tf.abs(warped - target) * valid, [1, 2, 3]) /
+              tf.reduce_sum(3.0 * valid, [1, 2, 3])).numpy()
+
+    original = warp_error(examples, egomotion)
+    self.assertAllClose(warp_error(flipped, mirrored), original, rtol=1e-4)
+    # The unmirrored motion, or a principal point off by one pixel, warps worse.
+    self.assertTrue(np.all(warp_error(flipped, egomotion)[was_flipped] >
+                           2 * original[was_flipped]))
+    shifted = dict(flipped, intrinsics=flipped["intrinsics"] + [0.0, 0.0, 1.0, 0.0])
+    self.assertTrue(np.all(warp_error(shifted, mirrored)[was_flipped] >
+                           original[was_flipped] * 1.01))
+    # In training, each target frame is a training frame or its mirror, and some are mirrored.
+    task = _tiny_task(num_train=4, flip_augmentation=True)
+    frames = task._pairs("train", seed=3)["target_frame"].astype(np.float32) / 255.0
+    seen = np.concatenate([b[keys.RECONSTRUCTION_TARGET].numpy()
+                           for b in task.train_dataset(4, seed=3).take(3)])
+
+    def matches(image, candidates):
+      return np.any(np.all(np.abs(candidates - image) < 1e-6, axis=(1, 2, 3)))
+
+    self.assertTrue(all(matches(f, frames) or matches(f, frames[:, :, ::-1]) for f in seen))
+    self.assertTrue(any(not matches(f, frames) for f in seen))
 
   def test_eval_batches_have_depth_and_egomotion(self):
     batch = next(iter(_tiny_task().eval_dataset(4)))
