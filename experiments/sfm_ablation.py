@@ -12,6 +12,10 @@ training). Prints
     each run took;
   * the same metrics for trivial predictors (constant depth, the mean depth map of the
     memory, straight-ahead motion) on the same scenes;
+  * per scene condition (--splits: the extra procedural test splits "textureless",
+    "repeated", "occlusions", `aign_tf.data.sfm.CONDITIONS`, 200 pairs each), abs_rel,
+    delta<1.25 and the rotation error of every variant (mean +- std over seeds) beside a
+    constant depth's: where a depth prior should help and the photometric loss cannot;
   * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
     appends to `<model_dir>/eval_history.jsonl`), and draws it into `abs_rel_curve.png`.
 
@@ -47,6 +51,10 @@ flags.DEFINE_string("output_dir", "/tmp/sfm_ablation", "Runs, results.json and t
 flags.DEFINE_bool("cold_cache", False, "Ray-cast the scenes again (a fresh, temporary "
                   "cache) for the first run, so its time includes making the data.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
+flags.DEFINE_list("splits", ["eval", "textureless", "repeated", "occlusions"],
+                  "Test splits every run is evaluated on ('eval': the standard test scenes; "
+                  "the others: aign_tf.data.sfm.CONDITIONS). Finished runs of an earlier "
+                  "call are evaluated on splits they lack.")
 FLAGS = flags.FLAGS
 
 
@@ -59,7 +67,7 @@ def run_one(variant, seed, model_dir, env):
     with open(model_dir + ".record.json") as f:
       record = json.load(f)
     print(f"  {variant} seed {seed}: done before, read from {model_dir}", flush=True)
-    return record
+    return evaluate_splits(record, model_dir, env)
   command = [sys.executable, os.path.join(_ROOT, "tools", "train.py"),
              f"--gin_file=gin/{variant}.gin", f"--model_dir={model_dir}",
              f"--gin_bindings=train.seed = {seed}"]
@@ -96,6 +104,32 @@ def run_one(variant, seed, model_dir, env):
                                    h.get("raw_weights/abs_rel")) for h in entries]}
   with open(model_dir + ".record.json", "w") as f:
     json.dump(record, f, indent=2)
+  return evaluate_splits(record, model_dir, env)
+
+
+def evaluate_splits(record, model_dir, env):
+  """Adds `record["splits"][split]` (the test metrics) for every --splits entry it lacks
+  (`tools/evaluate.py --split=...`, reports kept as `test_report_<split>.json`)."""
+  splits = record.setdefault("splits", {})
+  changed = False
+  for split in FLAGS.splits:
+    if split == "eval":
+      splits.setdefault("eval", record["metrics"])
+      continue
+    if split in splits:
+      continue
+    path = os.path.join(model_dir, f"test_report_{split}.json")
+    if not os.path.isfile(path):
+      subprocess.run([sys.executable, os.path.join(_ROOT, "tools", "evaluate.py"),
+                      f"--model_dir={model_dir}", f"--split={split}", f"--output_json={path}"],
+                     cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     check=True)
+    with open(path) as f:
+      splits[split] = json.load(f)["metrics"]
+    changed = True
+  if changed:
+    with open(model_dir + ".record.json", "w") as f:
+      json.dump(record, f, indent=2)
   return record
 
 
@@ -115,15 +149,18 @@ def baselines():
   forward = np.zeros_like(egomotion)
   forward[:, 2] = 1.0
   mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}
+  constant = {split: mean(sfm_metrics.depth_metrics(
+      task._pairs(split)["depth"], np.ones_like(task._pairs(split)["depth"])))  # pylint: disable=protected-access
+              for split in FLAGS.splits}
   return {
-      "constant depth": mean(sfm_metrics.depth_metrics(depth, np.ones_like(depth))),
+      "constant depth": constant["eval"] if "eval" in constant else {},
       "mean memory depth map": mean(sfm_metrics.depth_metrics(
           depth, np.broadcast_to(memory_mean, depth.shape))),
       "straight ahead (t=(0,0,1), R=I)": mean(sfm_metrics.egomotion_metrics(egomotion, forward)),
-  }
+  }, constant
 
 
-def summarise(records, trivial):
+def summarise(records, trivial, constant_by_split):
   import numpy as np  # pylint: disable=g-import-not-at-top
   print(f"\n{'variant':<24}{'minutes':>9}" + "".join(f"{c:>20}" for c in COLUMNS))
   for variant in dict.fromkeys(r["variant"] for r in records):
@@ -137,10 +174,38 @@ def summarise(records, trivial):
   for name, metrics in trivial.items():
     print(f"{name[:33]:<33}" + "".join(
         f"{metrics[c]:>20.4f}" if c in metrics else f"{'-':>20}" for c in COLUMNS))
+  summarise_splits(records, constant_by_split)
   print("\nabs_rel over training time (step, minutes of training, abs_rel):")
   for r in records:
     curve = "  ".join(f"{s}:{m:.1f}m:{a:.3f}" for s, m, a in r["curve"] if a is not None)
     print(f"  {r['variant']} seed {r['seed']}: {curve}")
+
+
+SPLIT_COLUMNS = ("abs_rel", "delta_1.25", "rotation_error_deg")
+
+
+def summarise_splits(records, constant):
+  """Per scene condition: each variant's metrics (mean +- std over seeds) and a constant
+  depth's (`constant`: split -> metrics)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  splits = [s for s in FLAGS.splits if any(s in r.get("splits", {}) for r in records)]
+  if not splits:
+    return
+  print(f"\nper test split ({', '.join(SPLIT_COLUMNS)}; mean +- std over seeds):")
+  for split in splits:
+    print(f"  {split}:")
+    for variant in dict.fromkeys(r["variant"] for r in records):
+      runs = [r["splits"][split] for r in records
+              if r["variant"] == variant and split in r.get("splits", {})]
+      cells = []
+      for column in SPLIT_COLUMNS:
+        values = [m[column] for m in runs if column in m]
+        cells.append(f"{np.mean(values):.4f} +- {np.std(values):.4f}" if values else "-")
+      print(f"    {variant:<24}" + "".join(f"{c:>20}" for c in cells) + f"   ({len(runs)} runs)")
+    if split in constant:
+      print(f"    {'constant depth':<24}" + "".join(
+          f"{constant[split][c]:>20.4f}" if c in constant[split] else f"{'-':>20}"
+          for c in SPLIT_COLUMNS))
 
 
 def plot(records, path):
@@ -180,10 +245,11 @@ def main(argv):
       records.append(run_one(variant, int(seed), model_dir, run_env))
       with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
         json.dump(records, f, indent=2)
-  trivial = baselines()
-  summarise(records, trivial)
+  trivial, constant_by_split = baselines()
+  summarise(records, trivial, constant_by_split)
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
-    json.dump({"runs": records, "baselines": trivial}, f, indent=2)
+    json.dump({"runs": records, "baselines": trivial,
+               "constant_depth_by_split": constant_by_split}, f, indent=2)
   plot(records, os.path.join(FLAGS.output_dir, "abs_rel_curve.png"))
   print(f"\nwrote {FLAGS.output_dir}/results.json and abs_rel_curve.png")
 

@@ -130,6 +130,26 @@ def procedural_texture(rng, size=_TEXTURE_SIZE):
   return np.clip(texture, 0.0, 1.0)
 
 
+def periodic_texture(rng, size=_TEXTURE_SIZE):
+  """A high-contrast repeating pattern `[size, size, 3]` (stripes or checks with a period of
+  4-8 texels, 0.4-0.8 scene units, and a little noise): nearby periods look alike, so
+  matching between the frames is ambiguous (the "repeated" test condition)."""
+  period = int(rng.choice([4, 6, 8]))
+  grid = np.arange(size) % period < period // 2
+  pattern = grid[None, :] if rng.random() < 0.5 else grid[:, None] ^ grid[None, :]
+  value = 0.85 * np.broadcast_to(pattern, (size, size)) + 0.15 * _smooth_noise(rng, size, 8)
+  dark, light = rng.uniform(0.05, 0.35, size=3), rng.uniform(0.6, 0.95, size=3)
+  return dark[None, None] + (light - dark)[None, None] * value[..., None]
+
+
+# Scene conditions of the extra test splits (`generate_pairs(condition=...)`): what real
+# indoor and street video has and the photometric loss cannot resolve on its own.
+CONDITIONS = ("textureless", "repeated", "occlusions")
+# Surfaces made uniform in the "textureless" condition: ceiling, side walls, end wall (the
+# floor and the boxes keep their texture, so there is still something to match).
+_TEXTURELESS_SURFACES = (1, 2, 3, 4)
+
+
 # scikit-image's bundled photographs (no download), split so that test scenes use photos
 # that never appear in training scenes.
 PHOTO_SPLITS = {
@@ -203,7 +223,10 @@ class Scene:
   boxes: the slab method).
   """
 
-  def __init__(self, rng, texture="photos", photos=None):
+  def __init__(self, rng, texture="photos", photos=None, condition=None):
+    if condition is not None and condition not in CONDITIONS:
+      raise errors.ConfigError(f"scene condition must be None or one of {CONDITIONS}, got "
+                               f"{condition!r}")
     self.floor_y = rng.uniform(1.2, 1.8)        # y is down: the floor is below the camera.
     self.ceiling_y = -rng.uniform(1.5, 3.5)
     self.left_x = -rng.uniform(2.5, 5.0)
@@ -221,6 +244,19 @@ class Scene:
       height = rng.uniform(0.5, self.floor_y - self.ceiling_y - 0.2)
       boxes.append((np.array([x_lo, self.floor_y - height, z_lo]),
                     np.array([x_hi, self.floor_y, z_lo + rng.uniform(0.5, 3.0)])))
+    # The extra random draws of a condition come after the standard scene's, so the standard
+    # scenes (condition None) are unchanged.
+    if condition == "occlusions":
+      # Free-standing pillars across the corridor, beyond where the cameras can be (the
+      # target camera is at z < 4 and the source behind it): near ones hide far ones, and
+      # what one frame sees behind a pillar the other does not.
+      for _ in range(rng.integers(6, 11)):
+        x = rng.uniform(self.left_x + 0.3, self.right_x - 0.3)
+        z = rng.uniform(5.0, self.end_z - 1.5)
+        half_x, half_z = rng.uniform(0.1, 0.3), rng.uniform(0.1, 0.3)
+        top = self.floor_y - rng.uniform(1.0, self.floor_y - self.ceiling_y)
+        boxes.append((np.array([x - half_x, top, z - half_z]),
+                      np.array([x + half_x, self.floor_y, z + half_z])))
     self.boxes = boxes
     # One texture per surface: 5 planes, then one per box.
     if texture is None:  # Depth only: no textures needed.
@@ -231,6 +267,12 @@ class Scene:
     else:
       make = lambda: procedural_texture(rng)
     self.textures = [make() for _ in range(5 + len(boxes))]
+    if condition == "textureless":
+      # A 1 x 1 texture: one colour (the texture's mean) over the whole surface.
+      for index in _TEXTURELESS_SURFACES:
+        self.textures[index] = self.textures[index].mean(axis=(0, 1), keepdims=True)
+    elif condition == "repeated":
+      self.textures = [periodic_texture(rng) for _ in self.textures]
 
   def cast(self, origin, directions, shade=True):
     """Ray-casts `[N, 3]` world directions from `origin`.
@@ -347,13 +389,13 @@ def _log_progress(what, done, total, start):
                  (total - done) * seconds / done)
 
 
-def _render_pair(seed, index, height, width, texture, split):
+def _render_pair(seed, index, height, width, texture, split, condition=None):
   """Example `index` of a pair set: a function of (seed, index) only, so the examples can be
   made in any order and by any process."""
   rng = np.random.default_rng([seed, index])
   photos = photo_textures(split) if texture == "photos" else None
   intrinsics = default_intrinsics(height, width)
-  scene = Scene(rng, texture, photos)
+  scene = Scene(rng, texture, photos, condition)
   target_pose, source_pose = sample_poses(rng, scene)
   target, depth = render_view(scene, target_pose, height, width, intrinsics)
   source, _ = render_view(scene, source_pose, height, width, intrinsics)
@@ -407,7 +449,7 @@ def _render_all(what, fn, num_examples, args, workers=None):
 
 
 def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="photos",
-                   split="train", workers=None):
+                   split="train", workers=None, condition=None):
   """Procedural frame pairs with exact target depth and egomotion.
 
   Args:
@@ -418,6 +460,9 @@ def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="ph
     texture: "photos" (scikit-image's photographs of `split`) or "procedural".
     split: "train" or "test": which photos the textures come from (disjoint sets).
     workers: processes that ray-cast (default: one per available CPU for large sets).
+    condition: None (the standard corridors) or one of `CONDITIONS`: "textureless"
+      (ceiling and walls of one colour each), "repeated" (every surface a fine repeating
+      pattern), "occlusions" (6-10 extra free-standing pillars).
 
   Returns:
     dict of NumPy arrays: "target_frame" and "source_frame" `[N, H, W, 3]` uint8, "depth"
@@ -428,8 +473,12 @@ def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="ph
     raise errors.ConfigError(f"texture must be 'procedural' or 'photos', got {texture!r}")
   if texture == "photos":
     photo_textures(split)  # Fails early (and clearly) without scikit-image.
-  results = _render_all(f"ray-casting {split} pairs", _render_pair, num_examples,
-                        (seed, height, width, texture, split), workers)
+  if condition is not None and condition not in CONDITIONS:
+    raise errors.ConfigError(f"condition must be None or one of {CONDITIONS}, got "
+                             f"{condition!r}")
+  what = f"ray-casting {split} pairs" + (f" ({condition})" if condition else "")
+  results = _render_all(what, _render_pair, num_examples,
+                        (seed, height, width, texture, split, condition), workers)
   names = ("target_frame", "source_frame", "depth", "egomotion")
   out = {name: np.stack([r[k] for r in results]) if results else
          np.zeros((0,) + shape, dtype)

@@ -334,8 +334,12 @@ class SfmTask(base.Task):
         augment_fn=self.flip_pairs if self.flip_augmentation else None)
 
   def eval_dataset(self, batch_size, split="eval"):
-    if split not in ("eval", "train"):
-      raise ValueError(f"SfmTask has splits 'eval' and 'train', not {split!r}")
+    """The "eval" (test) or "train" pairs, or a source's extra split (procedural: one per
+    scene condition, "textureless", "repeated", "occlusions"; `sfm_data.CONDITIONS`)."""
+    splits = ("eval", "train") + tuple(self.source.extra_splits)
+    if split not in splits:
+      raise errors.ConfigError(f"SfmTask with source {self.source.name!r} has splits "
+                               f"{', '.join(splits)}; not {split!r}")
     pairs = self._pairs(split)
     if split == "train":
       pairs = {k: v[:max(self.num_eval, 1)] for k, v in pairs.items()}

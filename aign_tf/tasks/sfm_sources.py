@@ -51,6 +51,8 @@ class Source:
 
   name = "source"
   matches_builtin_memory = False
+  # Extra evaluation splits beyond "train" and "eval" (`SfmTask.eval_dataset`).
+  extra_splits = ()
 
   def pairs(self, split, height, width, cached, seed=0, num_eval=64):
     """The pairs of `split` ("train" or "eval") at `height` x `width` (module docstring).
@@ -81,13 +83,17 @@ class Procedural(Source):
 
   `num_train` training pairs textured with the training photos; the task's `num_eval` test
   pairs textured with other photos (`texture="photos"`; or "procedural" value noise), from
-  their own seed. `num_snippets` 5-frame test snippets (0: none) give the ATE of Zhou et al.
+  their own seed, and as many again per scene condition (`sfm_data.CONDITIONS`: splits
+  "textureless", "repeated", "occlusions", made when first asked for). `num_snippets` 5-frame test snippets (0: none) give the ATE of Zhou et al.
   2017 in `tools/evaluate.py` (`SfmTask.extra_metrics`). All are ray-cast once per machine
   and kept in the task's cache.
   """
 
   name = "procedural"
   matches_builtin_memory = True
+  # Per-condition test splits (`sfm_data.CONDITIONS`): `num_eval` test-photo pairs each,
+  # from their own seeds; the "eval" split stays the standard corridors.
+  extra_splits = sfm_data.CONDITIONS
   SNIPPET_LENGTH = 5  # Frames per ATE snippet, as Zhou et al. 2017.
 
   def __init__(self, num_train=1000, texture="photos", num_snippets=32):
@@ -103,6 +109,12 @@ class Procedural(Source):
                     f"{PROCEDURAL_VERSION}_train_{self.texture}_{size}_{self.num_train}_{seed}")
     # Evaluation scenes come from their own seed and the test photos: disjoint from
     # training and memory scenes, and no training texture appears in them.
+    if split in self.extra_splits:
+      condition_seed = 11_000 + 1_000 * self.extra_splits.index(split)
+      return cached((split,), lambda: sfm_data.generate_pairs(
+          num_eval, height, width, seed=condition_seed, texture=self.texture, split="test",
+          condition=split),
+                    f"{PROCEDURAL_VERSION}_test_{split}_{self.texture}_{size}_{num_eval}")
     return cached(("eval",), lambda: sfm_data.generate_pairs(
         num_eval, height, width, seed=10_000, texture=self.texture, split="test"),
                   f"{PROCEDURAL_VERSION}_test_{self.texture}_{size}_{num_eval}")

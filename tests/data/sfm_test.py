@@ -148,6 +148,41 @@ class ProceduralTest(testing.TestCase):
     self.assertAllEqual(sfm.generate_depth_memory(3, 8, 24, seed=1, workers=1),
                         sfm.generate_depth_memory(3, 8, 24, seed=1, workers=2))
 
+  def test_scene_conditions(self):
+    standard = sfm.generate_pairs(3, 32, 96, seed=4, split="test")
+    conditions = {c: sfm.generate_pairs(3, 32, 96, seed=4, split="test", condition=c)
+                  for c in sfm.CONDITIONS}
+    # Textureless: the same scenes and poses, walls and ceiling of one colour each, so the
+    # frames vary less from pixel to pixel.
+    flat = conditions["textureless"]
+    self.assertAllEqual(flat["depth"], standard["depth"])
+    self.assertAllEqual(flat["egomotion"], standard["egomotion"])
+
+    def variation(frames):
+      frames = frames.astype(np.float64)
+      return float(np.mean(np.abs(np.diff(frames, axis=2))))
+
+    self.assertLess(variation(flat["target_frame"]), 0.8 * variation(standard["target_frame"]))
+    # Repeated: every surface a fine pattern, more variation than the photos.
+    self.assertGreater(variation(conditions["repeated"]["target_frame"]),
+                       1.5 * variation(standard["target_frame"]))
+    # Occlusions: pillars stand in the corridor, so more depth edges and nearer depths.
+    scene = sfm.Scene(np.random.default_rng(0), texture=None)
+    pillars = sfm.Scene(np.random.default_rng(0), texture=None, condition="occlusions")
+    self.assertGreaterEqual(len(pillars.boxes) - len(scene.boxes), 6)
+
+    def depth_edges(depth):
+      return float(np.mean(np.abs(np.diff(np.log(depth), axis=2)) > 0.2))
+
+    self.assertGreater(depth_edges(conditions["occlusions"]["depth"]),
+                       depth_edges(standard["depth"]))
+    for pairs in conditions.values():
+      self.assertTrue(np.all(np.isfinite(pairs["depth"])) and np.all(pairs["depth"] > 0))
+      self.assertGreaterEqual(float(np.linalg.norm(pairs["egomotion"][:, :3], axis=1).min()),
+                              0.15)
+    with self.assertRaisesRegex(errors.ConfigError, "condition.*foggy"):
+      sfm.generate_pairs(1, 16, 48, condition="foggy")
+
   def test_scene_with_photo_textures(self):
     photos = [np.random.default_rng(0).uniform(size=(300, 200, 3))]
     scene = sfm.Scene(np.random.default_rng(1), texture="photos", photos=photos)

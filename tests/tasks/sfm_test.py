@@ -118,6 +118,17 @@ class SfmTaskDataTest(testing.TestCase):
     self.assertTrue(all(matches(f, frames) or matches(f, frames[:, :, ::-1]) for f in seen))
     self.assertTrue(any(not matches(f, frames) for f in seen))
 
+  def test_condition_splits(self):
+    task = _tiny_task()
+    batch = next(iter(task.eval_dataset(2, split="occlusions")))
+    self.assertEqual(batch[keys.TARGET].shape, (2, 16, 48, 1))
+    self.assertEqual(batch[sfm.EGOMOTION].shape, (2, 6))
+    standard = next(iter(task.eval_dataset(2, split="eval")))
+    self.assertNotAllClose(batch[keys.TARGET], standard[keys.TARGET])
+    with self.assertRaisesRegex(errors.ConfigError, "eval, train, textureless, repeated, "
+                                "occlusions; not 'foggy'"):
+      task.eval_dataset(2, split="foggy")
+
   def test_eval_batches_have_depth_and_egomotion(self):
     batch = next(iter(_tiny_task().eval_dataset(4)))
     self.assertEqual(batch[keys.TARGET].shape, (4, 16, 48, 1))
