@@ -364,6 +364,31 @@ class SfmNetworksTest(testing.TestCase):
     separate = sfm_networks.DepthEgomotionNet(base_filters=4, separate_pose_net=True)
     self.assertEqual(separate(frames)["egomotion"].shape, (2, 6))
 
+  def test_generator_ignores_a_common_offset_of_its_logits(self):
+    # A common offset of the log-disparity logits (the drift that froze a full run) changes
+    # neither the depth nor its gradients; without centring, the logits sit in tanh's flat
+    # part, the depth is constant and no gradient reaches the weights.
+    frames = tf.random.uniform([2, 16, 48, 6], seed=1)
+    grads = {}
+    for center in (True, False):
+      net = sfm_networks.DepthEgomotionNet(base_filters=4, mean_depth=5.0,
+                                           center_log_disparity=center)
+      net(frames)
+      depth = net(frames)["depth"]
+      kernel, bias = net.disparity.kernel, net.disparity.bias
+      bias.assign(bias + 1000.0)
+      with tf.GradientTape() as tape:
+        shifted = net(frames)["depth"]
+        loss = tf.reduce_mean(tf.math.log(shifted) * tf.random.normal(shifted.shape, seed=2))
+      grads[center] = float(tf.norm(tape.gradient(loss, kernel)))
+      if center:
+        self.assertAllClose(shifted, depth, rtol=1e-4)
+        self.assertGreater(float(tf.math.reduce_std(tf.math.log(shifted))), 1e-3)
+      else:
+        self.assertLess(float(tf.math.reduce_std(tf.math.log(shifted))), 1e-4)
+    self.assertGreater(grads[True], 1e-6)
+    self.assertLess(grads[False], 1e-3 * grads[True])
+
   def test_discriminator_ignores_depth_scale(self):
     disc = sfm_networks.DepthDiscriminator(base_filters=4)
     depth = tf.random.uniform([3, 16, 48, 1], 1.0, 10.0)
