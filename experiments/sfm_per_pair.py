@@ -1,0 +1,70 @@
+r"""Training weights against their average, pair by pair: is a spike a few pairs or all?
+
+Restores one checkpoint of an sfm run twice, with the generator's weight average and with
+the training weights (`models.AIGN.weight_average_decay = 0`), evaluates both on every test
+pair and prints, for each: abs_rel (mean, median, 90th percentile, max), the rotation error,
+the median per-map spread of log depth (the depth's contrast; the truth's is printed too),
+and how the per-pair difference is distributed (its median, the pairs worse by more than
+0.1, the share of the mean difference carried by the worst tenth of the pairs).
+
+    python experiments/sfm_per_pair.py --model_dir=runs/sfm [--split=eval]
+
+A run keeps its last few checkpoints; to look at an older step, copy `ckpt-<step>.*` and
+`operative_config.gin` into a folder of their own with a `checkpoints/checkpoint` file naming
+that step, and pass the folder.
+"""
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("model_dir", None, "An sfm run (or a folder holding one checkpoint).")
+flags.DEFINE_string("split", "eval", "Test split (SfmTask.eval_dataset).")
+flags.mark_flag_as_required("model_dir")
+FLAGS = flags.FLAGS
+
+
+def per_pair(model_dir, split, bindings):
+  """abs_rel, rotation error (degrees) and log-depth spread per pair, the true spread, step."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from aign_tf import runs  # pylint: disable=g-import-not-at-top
+  from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
+  from aign_tf.tasks import sfm_metrics  # pylint: disable=g-import-not-at-top
+  task, model, step = runs.restore(model_dir, bindings)
+  abs_rel, rotation, spread, true_spread = [], [], [], []
+  for batch in task.eval_dataset(8, split=split):
+    prediction = model.generator(batch[keys.OBSERVATION], training=False)
+    abs_rel.append(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"])["abs_rel"])
+    rotation.append(sfm_metrics.egomotion_metrics(
+        batch[sfm.EGOMOTION], prediction["egomotion"])["rotation_error_deg"])
+    for depth, out in ((prediction["depth"], spread), (batch[keys.TARGET], true_spread)):
+      log_depth = np.log(np.maximum(np.asarray(depth, np.float64), 1e-6))
+      out.append(log_depth.reshape(len(log_depth), -1).std(axis=1))
+  return (np.concatenate(abs_rel), np.concatenate(rotation), np.concatenate(spread),
+          np.concatenate(true_spread), step)
+
+
+def main(argv):
+  del argv
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  results = {}
+  for name, bindings in (("average", ()),
+                         ("training weights", ("models.AIGN.weight_average_decay = 0.0",))):
+    abs_rel, rotation, spread, true_spread, step = per_pair(FLAGS.model_dir, FLAGS.split,
+                                                            bindings)
+    results[name] = abs_rel
+    print(f"{name:<17} step {step}: abs_rel mean {abs_rel.mean():.4f} median "
+          f"{np.median(abs_rel):.4f} p90 {np.percentile(abs_rel, 90):.4f} max "
+          f"{abs_rel.max():.4f}; rotation error {rotation.mean():.3f} deg; log-depth spread "
+          f"median {np.median(spread):.3f} (true {np.median(true_spread):.3f})")
+  difference = results["training weights"] - results["average"]
+  worst = np.sort(difference)[-max(1, len(difference) // 10):]
+  print(f"training weights - average, per pair: mean {difference.mean():+.4f}, median "
+        f"{np.median(difference):+.4f}; {int((difference > 0.1).sum())} of {len(difference)} "
+        f"pairs worse by > 0.1; the worst tenth carries "
+        f"{worst.sum() / difference.sum() if difference.sum() else float('nan'):.0%} of the "
+        "mean difference")
+
+
+if __name__ == "__main__":
+  app.run(main)
