@@ -64,8 +64,9 @@ def training_stream(examples, num_examples, batch_size, seed, memory=None, memor
   """
   observations = batched(examples, batch_size, shuffle_buffer=num_examples, seed=seed)
   if augment_fn is not None:
+    stream_seed = tf.constant(int(seed or 0), tf.int64)
     observations = observations.enumerate().map(
-        lambda index, batch: augment_fn(batch, tf.stack([tf.constant(int(seed or 0), tf.int64), index])))
+        lambda index, batch: augment_fn(batch, tf.stack([stream_seed, index])))
   if batch_fn is not None:
     observations = observations.map(batch_fn)
   if memory is None:

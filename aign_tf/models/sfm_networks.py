@@ -14,10 +14,12 @@ Depth: a small U-Net sees both frames. Two output forms:
   `mean_depth`. The per-image mean of x is removed first (`center_log_disparity`): the
   normalisation makes a common offset of x invisible to every loss, so nothing held it,
   and in a full run (seed 1) x drifted to ~1800 +- 800 within 300 steps, where tanh is flat:
-  the depth went constant and passed no gradient again (the discriminator then won). View synthesis only sees depth / |t|; fixing the depth's scale moves it into
-  the translation, and the depth can no longer drift onto a bound of its range (Wang et al.
+  the depth went constant and passed no gradient again (the discriminator then won).
+  View synthesis only sees depth / |t|; fixing the depth's scale moves it into the
+  translation, and the depth can no longer drift onto a bound of its range (Wang et al.
   2018). A sigmoid output pinned every pixel at one bound within a few hundred steps here,
-  where it stopped passing gradients; exp(tanh) has no such bound in practice.
+  where it stopped passing gradients; exp(tanh) of centred logits has no such bound in
+  practice.
 - `metric_scale=True` (opt-in, with `mean_depth`): the normalised map times a global scale
   per image, exp(3 tanh(s / 3)) with s regressed from the pooled bottleneck. View synthesis
   cannot see that scale (the direct solver's translation follows it); only a discriminator

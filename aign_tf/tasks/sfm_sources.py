@@ -84,9 +84,9 @@ class Procedural(Source):
   `num_train` training pairs textured with the training photos; the task's `num_eval` test
   pairs textured with other photos (`texture="photos"`; or "procedural" value noise), from
   their own seed, and as many again per scene condition (`sfm_data.CONDITIONS`: splits
-  "textureless", "repeated", "occlusions", made when first asked for). `num_snippets` 5-frame test snippets (0: none) give the ATE of Zhou et al.
-  2017 in `tools/evaluate.py` (`SfmTask.extra_metrics`). All are ray-cast once per machine
-  and kept in the task's cache.
+  "textureless", "repeated", "occlusions", made when first asked for). `num_snippets`
+  5-frame test snippets (0: none) give the ATE of Zhou et al. 2017 in `tools/evaluate.py`
+  (`SfmTask.extra_metrics`). All are ray-cast once per machine and kept in the task's cache.
   """
 
   name = "procedural"
