@@ -4,6 +4,8 @@ Restores one checkpoint of an sfm run twice, with the generator's weight average
 the training weights (`models.AIGN.weight_average_decay = 0`), evaluates both on every test
 pair and prints, for each: abs_rel (mean, median, 90th percentile, max), the rotation error,
 the median per-map spread of log depth (the depth's contrast; the truth's is printed too),
+the mean and std of the depth logits over all pixels (values far from 0 sit in the flat part
+of the depth's soft bound: a frozen depth),
 and how the per-pair difference is distributed (its median, the pairs worse by more than
 0.1, the share of the mean difference carried by the worst tenth of the pairs).
 
@@ -24,24 +26,30 @@ FLAGS = flags.FLAGS
 
 
 def per_pair(model_dir, split, bindings):
-  """abs_rel, rotation error (degrees) and log-depth spread per pair, the true spread, step."""
+  """abs_rel, rotation error (degrees) and log-depth spread per pair, the true spread, the
+  depth logits of every pixel, and the checkpoint's step."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from aign_tf import runs  # pylint: disable=g-import-not-at-top
   from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import sfm_metrics  # pylint: disable=g-import-not-at-top
   task, model, step = runs.restore(model_dir, bindings)
+  # The depth logits (the output layer's values before the soft bound), recorded as the
+  # generator runs.
+  logits = []
+  layer_call = model.generator.disparity.call
+  model.generator.disparity.call = lambda x: logits.append(layer_call(x)) or logits[-1]
   abs_rel, rotation, spread, true_spread = [], [], [], []
   for batch in task.eval_dataset(8, split=split):
     prediction = model.generator(batch[keys.OBSERVATION], training=False)
     abs_rel.append(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"])["abs_rel"])
     rotation.append(sfm_metrics.egomotion_metrics(
         batch[sfm.EGOMOTION], prediction["egomotion"])["rotation_error_deg"])
-    for depth, out in ((prediction["depth"], spread), (batch[keys.TARGET], true_spread)):
-      log_depth = np.log(np.maximum(np.asarray(depth, np.float64), 1e-6))
-      out.append(log_depth.reshape(len(log_depth), -1).std(axis=1))
+    spread.append(sfm.log_depth_spread(prediction["depth"]))
+    true_spread.append(sfm.log_depth_spread(batch[keys.TARGET]))
+  logits = np.concatenate([np.asarray(l, np.float64).ravel() for l in logits])
   return (np.concatenate(abs_rel), np.concatenate(rotation), np.concatenate(spread),
-          np.concatenate(true_spread), step)
+          np.concatenate(true_spread), logits, step)
 
 
 def main(argv):
@@ -50,13 +58,14 @@ def main(argv):
   results = {}
   for name, bindings in (("average", ()),
                          ("training weights", ("models.AIGN.weight_average_decay = 0.0",))):
-    abs_rel, rotation, spread, true_spread, step = per_pair(FLAGS.model_dir, FLAGS.split,
-                                                            bindings)
+    abs_rel, rotation, spread, true_spread, logits, step = per_pair(
+        FLAGS.model_dir, FLAGS.split, bindings)
     results[name] = abs_rel
     print(f"{name:<17} step {step}: abs_rel mean {abs_rel.mean():.4f} median "
           f"{np.median(abs_rel):.4f} p90 {np.percentile(abs_rel, 90):.4f} max "
           f"{abs_rel.max():.4f}; rotation error {rotation.mean():.3f} deg; log-depth spread "
-          f"median {np.median(spread):.3f} (true {np.median(true_spread):.3f})")
+          f"median {np.median(spread):.3f} (true {np.median(true_spread):.3f}); depth logits "
+          f"{logits.mean():.4g} +- {logits.std():.4g}")
   difference = results["training weights"] - results["average"]
   worst = np.sort(difference)[-max(1, len(difference) // 10):]
   print(f"training weights - average, per pair: mean {difference.mean():+.4f}, median "

@@ -150,6 +150,13 @@ CONDITIONS = ("textureless", "repeated", "occlusions")
 _TEXTURELESS_SURFACES = (1, 2, 3, 4)
 
 
+def check_condition(condition):
+  """Raises ConfigError unless `condition` is None or one of `CONDITIONS`."""
+  if condition is not None and condition not in CONDITIONS:
+    raise errors.ConfigError(f"scene condition must be None or one of {CONDITIONS}, got "
+                             f"{condition!r}")
+
+
 # scikit-image's bundled photographs (no download), split so that test scenes use photos
 # that never appear in training scenes.
 PHOTO_SPLITS = {
@@ -224,9 +231,7 @@ class Scene:
   """
 
   def __init__(self, rng, texture="photos", photos=None, condition=None):
-    if condition is not None and condition not in CONDITIONS:
-      raise errors.ConfigError(f"scene condition must be None or one of {CONDITIONS}, got "
-                               f"{condition!r}")
+    check_condition(condition)
     self.floor_y = rng.uniform(1.2, 1.8)        # y is down: the floor is below the camera.
     self.ceiling_y = -rng.uniform(1.5, 3.5)
     self.left_x = -rng.uniform(2.5, 5.0)
@@ -473,9 +478,7 @@ def generate_pairs(num_examples, height=HEIGHT, width=WIDTH, seed=0, texture="ph
     raise errors.ConfigError(f"texture must be 'procedural' or 'photos', got {texture!r}")
   if texture == "photos":
     photo_textures(split)  # Fails early (and clearly) without scikit-image.
-  if condition is not None and condition not in CONDITIONS:
-    raise errors.ConfigError(f"condition must be None or one of {CONDITIONS}, got "
-                             f"{condition!r}")
+  check_condition(condition)  # Before any worker starts.
   what = f"ray-casting {split} pairs" + (f" ({condition})" if condition else "")
   results = _render_all(what, _render_pair, num_examples,
                         (seed, height, width, texture, split, condition), workers)
