@@ -16,6 +16,10 @@ training). Prints
     "repeated", "occlusions", `aign_tf.data.sfm.CONDITIONS`, 200 pairs each), abs_rel,
     delta<1.25 and the rotation error of every variant (mean +- std over seeds) beside a
     constant depth's: where a depth prior should help and the photometric loss cannot;
+  * each variant against the first one (--reference, default the first of --variants),
+    per split: the difference of the mean abs_rel and delta<1.25, the seed range of each,
+    and whether the difference exceeds the seed spread (the ranges do not overlap; Welch's
+    t-test p-value beside it when both have 2 or more seeds);
   * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
     appends to `<model_dir>/eval_history.jsonl`), and draws it into `abs_rel_curve.png`.
 
@@ -27,6 +31,9 @@ Variants (all gin files in gin/; same data, same test split, same step budget):
 
   python experiments/sfm_ablation.py --variants=sfm --seeds=0 --cold_cache
   python experiments/sfm_ablation.py --train_steps=6000 --seeds=0,1
+  # two processes side by side, then one table of both:
+  python experiments/sfm_ablation.py --variants=sfm_photometric_only --seeds=0 \
+      --output_dir=/tmp/a --add_runs=/tmp/b
 """
 
 import json
@@ -51,6 +58,12 @@ flags.DEFINE_string("output_dir", "/tmp/sfm_ablation", "Runs, results.json and t
 flags.DEFINE_bool("cold_cache", False, "Ray-cast the scenes again (a fresh, temporary "
                   "cache) for the first run, so its time includes making the data.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
+flags.DEFINE_list("add_runs", [], "Output directories of earlier calls (e.g. runs made side "
+                  "by side with different --output_dir) whose finished runs join the tables "
+                  "and the comparison; they are read back (and evaluated on missing "
+                  "--splits), never trained.")
+flags.DEFINE_string("reference", None, "Variant the others are compared with (default: "
+                    "the first of --variants).")
 flags.DEFINE_list("splits", ["eval", "textureless", "repeated", "occlusions"],
                   "Test splits every run is evaluated on ('eval': the standard test scenes; "
                   "the others: aign_tf.data.sfm.CONDITIONS). Finished runs of an earlier "
@@ -133,6 +146,23 @@ def evaluate_splits(record, model_dir, env):
   return record
 
 
+def read_runs(directory, env):
+  """The finished runs (`<variant>_seed<seed>.record.json` beside a test report) of an
+  earlier call's --output_dir, in order of variant and seed."""
+  if not os.path.isdir(directory):
+    raise app.UsageError(f"--add_runs: {directory} is not a directory")
+  records = []
+  for name in sorted(os.listdir(directory)):
+    model_dir = os.path.join(directory, name[:-len(".record.json")])
+    if name.endswith(".record.json") and os.path.isfile(
+        os.path.join(model_dir, "test_report.json")):
+      with open(model_dir + ".record.json") as f:
+        record = json.load(f)
+      print(f"  {record['variant']} seed {record['seed']}: read from {model_dir}", flush=True)
+      records.append(evaluate_splits(record, model_dir, env))
+  return records
+
+
 def baselines():
   """Metrics of trivial predictors on the same test scenes (gin/sfm.gin's task)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -210,6 +240,66 @@ def summarise_splits(records, constant):
           for c in SPLIT_COLUMNS))
 
 
+COMPARE_COLUMNS = ("abs_rel", "delta_1.25")
+
+
+def compare(records, reference, splits=("eval",), columns=COMPARE_COLUMNS):
+  """Each variant against `reference`, per split and column: a list of dicts with the means,
+  the seed ranges, their difference (variant - reference), Welch's t-test p-value (None
+  with fewer than 2 seeds on a side or no spread) and `exceeds_spread`: True when the two
+  ranges of seeds do not overlap (with one seed on each side, any difference would, so
+  then it is None: one seed has no spread to exceed)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+
+  def values(variant, split, column):
+    out = []
+    for r in records:
+      metrics = r.get("splits", {}).get(split) or (r["metrics"] if split == "eval" else None)
+      if r["variant"] == variant and metrics and column in metrics:
+        out.append(float(metrics[column]))
+    return out
+
+  rows = []
+  for variant in dict.fromkeys(r["variant"] for r in records):
+    if variant == reference:
+      continue
+    for split in splits:
+      for column in columns:
+        a, b = values(reference, split, column), values(variant, split, column)
+        if not a or not b:
+          continue
+        p_value = None
+        if len(a) >= 2 and len(b) >= 2 and (np.std(a) > 0 or np.std(b) > 0):
+          p_value = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+        exceeds = None
+        if len(a) >= 2 or len(b) >= 2:
+          exceeds = bool(max(a) < min(b) or max(b) < min(a))
+        rows.append({"variant": variant, "reference": reference, "split": split,
+                     "column": column, "reference_mean": float(np.mean(a)),
+                     "mean": float(np.mean(b)), "difference": float(np.mean(b) - np.mean(a)),
+                     "reference_range": [min(a), max(a)], "range": [min(b), max(b)],
+                     "seeds": [len(a), len(b)], "p_value": p_value,
+                     "exceeds_spread": exceeds})
+  return rows
+
+
+def print_comparison(rows):
+  if not rows:
+    return
+  print(f"\nagainst {rows[0]['reference']} (difference of means; seed ranges; "
+        "exceeds the spread = the ranges do not overlap; Welch's t-test p):")
+  for row in rows:
+    verdict = {True: "exceeds the seed spread", False: "within the seed spread",
+               None: "one seed each: no spread"}[row["exceeds_spread"]]
+    p = "" if row["p_value"] is None else f", p={row['p_value']:.3f}"
+    print(f"  {row['variant']:<22} {row['split']:<12} {row['column']:<11} "
+          f"{row['difference']:+.4f}  ({row['mean']:.4f} in [{row['range'][0]:.4f}, "
+          f"{row['range'][1]:.4f}] vs {row['reference_mean']:.4f} in "
+          f"[{row['reference_range'][0]:.4f}, {row['reference_range'][1]:.4f}], "
+          f"{row['seeds'][1]} vs {row['seeds'][0]} seeds{p}): {verdict}")
+
+
 def plot(records, path):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
@@ -247,11 +337,19 @@ def main(argv):
       records.append(run_one(variant, int(seed), model_dir, run_env))
       with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
         json.dump(records, f, indent=2)
+  known = {(r["variant"], r["seed"]) for r in records}
+  for directory in FLAGS.add_runs:
+    records += [r for r in read_runs(directory, env) if (r["variant"], r["seed"]) not in known]
+    known = {(r["variant"], r["seed"]) for r in records}
   trivial, constant_by_split = baselines()
   summarise(records, trivial, constant_by_split)
+  comparison = compare(records, FLAGS.reference or FLAGS.variants[0],
+                       [s for s in FLAGS.splits])
+  print_comparison(comparison)
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
     json.dump({"runs": records, "baselines": trivial,
-               "constant_depth_by_split": constant_by_split}, f, indent=2)
+               "constant_depth_by_split": constant_by_split,
+               "comparison": comparison}, f, indent=2)
   plot(records, os.path.join(FLAGS.output_dir, "abs_rel_curve.png"))
   print(f"\nwrote {FLAGS.output_dir}/results.json and abs_rel_curve.png")
 

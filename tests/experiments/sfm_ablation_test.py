@@ -1,0 +1,86 @@
+"""experiments/sfm_ablation.py's comparison of variants against the seed spread."""
+
+import importlib.util
+import json
+import os
+import sys
+
+from aign_tf import testing
+
+
+def load_script():
+  name = "sfm_ablation_under_test"
+  if name in sys.modules:
+    return sys.modules[name]
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(testing.REPO_DIR, "experiments", "sfm_ablation.py"))
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+def record(variant, seed, abs_rel, textureless=None):
+  splits = {"eval": {"abs_rel": abs_rel, "delta_1.25": 1 - abs_rel}}
+  if textureless is not None:
+    splits["textureless"] = {"abs_rel": textureless}
+  return {"variant": variant, "seed": seed, "metrics": splits["eval"], "splits": splits}
+
+
+class CompareTest(testing.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.script = load_script()
+
+  def rows(self, records, **kwargs):
+    return {(r["variant"], r["split"], r["column"]): r
+            for r in self.script.compare(records, "sfm", **kwargs)}
+
+  def test_separated_seed_ranges_exceed_the_spread(self):
+    records = ([record("sfm", s, v) for s, v in enumerate((0.10, 0.11, 0.12))] +
+               [record("photo", s, v) for s, v in enumerate((0.15, 0.16, 0.17))])
+    row = self.rows(records)[("photo", "eval", "abs_rel")]
+    self.assertAlmostEqual(row["difference"], 0.05)
+    self.assertEqual(row["range"], [0.15, 0.17])
+    self.assertEqual(row["seeds"], [3, 3])
+    self.assertTrue(row["exceeds_spread"])
+    self.assertLess(row["p_value"], 0.05)
+
+  def test_overlapping_seed_ranges_do_not(self):
+    records = ([record("sfm", s, v) for s, v in enumerate((0.10, 0.13, 0.12))] +
+               [record("photo", s, v) for s, v in enumerate((0.11, 0.14, 0.13))])
+    row = self.rows(records)[("photo", "eval", "abs_rel")]
+    self.assertAlmostEqual(row["difference"], 0.01)
+    self.assertFalse(row["exceeds_spread"])
+    self.assertGreater(row["p_value"], 0.05)
+
+  def test_one_seed_each_has_no_spread_and_missing_splits_are_skipped(self):
+    records = [record("sfm", 0, 0.10, textureless=0.2), record("photo", 0, 0.12)]
+    rows = self.rows(records, splits=("eval", "textureless"))
+    self.assertIsNone(rows[("photo", "eval", "abs_rel")]["exceeds_spread"])
+    self.assertIsNone(rows[("photo", "eval", "abs_rel")]["p_value"])
+    self.assertNotIn(("photo", "textureless", "abs_rel"), rows)
+    self.assertNotIn(("sfm", "eval", "abs_rel"), rows)
+
+  def test_earlier_output_directories_are_read_back(self):
+    directory = self.get_temp_dir()
+    for variant, seed in (("sfm", 2), ("photo", 0)):
+      model_dir = os.path.join(directory, f"{variant}_seed{seed}")
+      os.makedirs(model_dir)
+      with open(os.path.join(model_dir, "test_report.json"), "w") as f:
+        json.dump({"metrics": {}}, f)
+      with open(model_dir + ".record.json", "w") as f:
+        json.dump(record(variant, seed, 0.1), f)
+    os.makedirs(os.path.join(directory, "unfinished_seed0"))
+    with open(os.path.join(directory, "unfinished_seed0.record.json"), "w") as f:
+      json.dump(record("unfinished", 0, 0.1), f)
+    self.script.FLAGS(["sfm_ablation", "--splits=eval"])
+    records = self.script.read_runs(directory, env={})
+    self.assertEqual([(r["variant"], r["seed"]) for r in records], [("photo", 0), ("sfm", 2)])
+    with self.assertRaisesRegex(Exception, "--add_runs: .*missing is not a directory"):
+      self.script.read_runs(os.path.join(directory, "missing"), env={})
+
+
+if __name__ == "__main__":
+  testing.main()
