@@ -8,7 +8,10 @@ training). Prints
 
   * the final table (mean +- std over seeds): abs_rel, sq_rel, rmse, log_rmse, delta<1.25
     (per-image median scaling), egomotion translation error (per-pair scale aligned),
-    rotation error in degrees and ATE on 5-frame snippets (scale aligned), and the minutes
+    rotation error in degrees and ATE on 5-frame snippets (scale aligned), abs_rel without
+    median scaling (`_memory_median`: each prediction scaled to the memory's median depth,
+    what a model without a scale of its own reaches without labels; `_unscaled`: as
+    predicted, the normalisation's arbitrary scale for scale-free models), and the minutes
     each run took;
   * the same metrics for trivial predictors (constant depth, the mean depth map of the
     memory, straight-ahead motion) on the same scenes;
@@ -17,7 +20,8 @@ training). Prints
     delta<1.25 and the rotation error of every variant (mean +- std over seeds) beside a
     constant depth's: where a depth prior should help and the photometric loss cannot;
   * each variant against the first one (--reference, default the first of --variants),
-    per split: the difference of the mean abs_rel and delta<1.25, the seed range of each,
+    per split: the difference of the mean abs_rel, delta<1.25 and abs_rel_memory_median,
+    the seed range of each,
     and whether the difference exceeds the seed spread (the ranges do not overlap; Welch's
     t-test p-value beside it when both have 2 or more seeds);
   * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
@@ -49,7 +53,9 @@ from absl import flags
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ("sfm", "sfm_photometric_only", "sfm_paired_only", "sfm_aign_paired")
 COLUMNS = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
-           "rotation_error_deg", "ate_mean")
+           "rotation_error_deg", "ate_mean", "abs_rel_memory_median", "abs_rel_unscaled")
+# Every evaluation adds the metrics without median scaling (`tasks.sfm.SfmTask`).
+UNSCALED = "--gin_bindings=tasks.SfmTask.unscaled_metrics = True"
 
 flags.DEFINE_list("variants", list(VARIANTS), "gin files (without .gin) under gin/.")
 flags.DEFINE_list("seeds", ["0"], "Training seeds.")
@@ -96,7 +102,7 @@ def run_one(variant, seed, model_dir, env):
                    check=True)
   minutes = (time.time() - start) / 60
   subprocess.run([sys.executable, os.path.join(_ROOT, "tools", "evaluate.py"),
-                  f"--model_dir={model_dir}", f"--output_json={report_path}"],
+                  f"--model_dir={model_dir}", f"--output_json={report_path}", UNSCALED],
                  cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                  check=True)
   with open(report_path) as f:
@@ -122,28 +128,37 @@ def run_one(variant, seed, model_dir, env):
 
 def evaluate_splits(record, model_dir, env):
   """Adds `record["splits"][split]` (the test metrics) for every --splits entry it lacks
-  (`tools/evaluate.py --split=...`, reports kept as `test_report_<split>.json`)."""
+  (`tools/evaluate.py --split=...`, reports kept as `test_report_<split>.json`); a split
+  evaluated by an older version of this script, without the metrics without median scaling,
+  is evaluated again (the final checkpoint: the other metrics do not change)."""
   splits = record.setdefault("splits", {})
   changed = False
   for split in FLAGS.splits:
-    if split == "eval":
+    if split == "eval" and "abs_rel_unscaled" in record["metrics"]:
       splits.setdefault("eval", record["metrics"])
-      continue
-    if split in splits:
+    if "abs_rel_unscaled" in splits.get(split, {}):
       continue
     path = os.path.join(model_dir, f"test_report_{split}.json")
-    if not os.path.isfile(path):
+    stale = os.path.isfile(path) and "abs_rel_unscaled" not in _read_metrics(path)
+    if not os.path.isfile(path) or stale:
       subprocess.run([sys.executable, os.path.join(_ROOT, "tools", "evaluate.py"),
-                      f"--model_dir={model_dir}", f"--split={split}", f"--output_json={path}"],
+                      f"--model_dir={model_dir}", f"--split={split}", f"--output_json={path}",
+                      UNSCALED],
                      cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      check=True)
-    with open(path) as f:
-      splits[split] = json.load(f)["metrics"]
+    splits[split] = _read_metrics(path)
+    if split == "eval":
+      record["metrics"] = {**record["metrics"], **splits[split]}
     changed = True
   if changed:
     with open(model_dir + ".record.json", "w") as f:
       json.dump(record, f, indent=2)
   return record
+
+
+def _read_metrics(path):
+  with open(path) as f:
+    return json.load(f)["metrics"]
 
 
 def read_runs(directory, env):
@@ -167,10 +182,10 @@ def baselines():
   """Metrics of trivial predictors on the same test scenes (gin/sfm.gin's task)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from aign_tf.data import sfm as sfm_data  # pylint: disable=g-import-not-at-top
-  from aign_tf.tasks import sfm  # pylint: disable=g-import-not-at-top
   from aign_tf.tasks import sfm_metrics  # pylint: disable=g-import-not-at-top
   from aign_tf import config  # pylint: disable=g-import-not-at-top
-  config.parse(["sfm.gin"], list(FLAGS.gin_bindings))
+  from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
+  config.parse(["sfm.gin"], list(FLAGS.gin_bindings) + [UNSCALED.split("=", 1)[1]])
   task = config.resolve("train.task")
   pairs = task._pairs("eval")  # pylint: disable=protected-access
   depth, egomotion = pairs["depth"], pairs["egomotion"]
@@ -179,15 +194,17 @@ def baselines():
   forward = np.zeros_like(egomotion)
   forward[:, 2] = 1.0
   mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}
-  constant = {"eval": mean(sfm_metrics.depth_metrics(depth, np.ones_like(depth)))}
+  # With and without median scaling ("_memory_median": a constant depth at the memory's
+  # median, the best a model without a scale of its own can do without labels).
+  scores = lambda true, predicted: mean(task.metrics({keys.TARGET: true}, {"depth": predicted}))
+  constant = {"eval": scores(depth, np.ones_like(depth))}
   for split in FLAGS.splits:
     if split not in constant:
       true_depth = task._pairs(split)["depth"]  # pylint: disable=protected-access
-      constant[split] = mean(sfm_metrics.depth_metrics(true_depth, np.ones_like(true_depth)))
+      constant[split] = scores(true_depth, np.ones_like(true_depth))
   return {
       "constant depth": constant["eval"],
-      "mean memory depth map": mean(sfm_metrics.depth_metrics(
-          depth, np.broadcast_to(memory_mean, depth.shape))),
+      "mean memory depth map": scores(depth, np.broadcast_to(memory_mean, depth.shape)),
       "straight ahead (t=(0,0,1), R=I)": mean(sfm_metrics.egomotion_metrics(egomotion, forward)),
   }, constant
 
@@ -240,7 +257,7 @@ def summarise_splits(records, constant):
           for c in SPLIT_COLUMNS))
 
 
-COMPARE_COLUMNS = ("abs_rel", "delta_1.25")
+COMPARE_COLUMNS = ("abs_rel", "delta_1.25", "abs_rel_memory_median")
 
 
 def compare(records, reference, splits=("eval",), columns=COMPARE_COLUMNS):

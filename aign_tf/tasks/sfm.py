@@ -165,6 +165,10 @@ class SfmTask(base.Task):
   translation error and ATE without scale alignment ("translation_error_unscaled",
   "ate_unscaled_mean"), and the baseline of a model without a scale of its own: every
   prediction scaled to the memory's median depth ("<metric>_memory_median").
+  `unscaled_metrics` (default: `metric_scale`) adds those metrics for any model, e.g. a
+  scale-normalised one, whose "unscaled" depth has the normalisation's arbitrary scale and
+  whose "_memory_median" metrics are what it reaches without labels (the ablation's "without
+  median scaling"; `experiments/sfm_ablation.py` binds it).
   `memory_scale` multiplies every memory depth (a check that the predicted scale follows
   the memory's units: at 2, the scale ratio should go to 2).
 
@@ -180,7 +184,8 @@ class SfmTask(base.Task):
   def __init__(self, source="procedural", height=sfm_data.HEIGHT, width=sfm_data.WIDTH,
                num_eval=64, num_memory=1000, memory_file=None, memory_scale=1.0,
                paired_fraction=0.0, labelled_only=False, blur_levels=0, cache_dir="",
-               metric_scale=False, flip_augmentation=False, num_images=4):
+               metric_scale=False, flip_augmentation=False, num_images=4,
+               unscaled_metrics=None):
     self.source = sfm_sources.build(source)
     if not 0.0 <= paired_fraction <= 1.0:
       raise errors.ConfigError(f"SfmTask.paired_fraction must be in [0, 1], got "
@@ -198,6 +203,8 @@ class SfmTask(base.Task):
     self.blur_levels = int(blur_levels)
     self.labelled_only = bool(labelled_only)
     self.metric_scale = bool(metric_scale)
+    self.unscaled_metrics = (self.metric_scale if unscaled_metrics is None
+                             else bool(unscaled_metrics))
     self.flip_augmentation = bool(flip_augmentation)
     if not (isinstance(memory_scale, (int, float)) and memory_scale > 0):
       raise errors.ConfigError(f"SfmTask.memory_scale must be a number > 0, got "
@@ -359,14 +366,14 @@ class SfmTask(base.Task):
     out = {}
     if keys.TARGET in batch:
       out.update(sfm_metrics.depth_metrics(batch[keys.TARGET], prediction["depth"]))
-      if self.metric_scale:
+      if self.unscaled_metrics:
         out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"]))
         out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"],
                                           to_median=self._memory_median(),
                                           suffix=MEMORY_MEDIAN_SUFFIX))
     if EGOMOTION in batch:
       out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"],
-                                               unscaled=self.metric_scale))
+                                               unscaled=self.unscaled_metrics))
     return out
 
   # Training health (`aign_tf.train.health`) ------------------------------------------------
@@ -458,7 +465,7 @@ class SfmTask(base.Task):
     predicted = np.concatenate(predicted).reshape(count, length - 1, 6)
     ate = sfm_metrics.ate_metrics(snippets["poses"], predicted)
     out = {"ate_mean": ate["ate_mean"], "ate_std": ate["ate_std"]}
-    if self.metric_scale:
+    if self.unscaled_metrics:
       ate = sfm_metrics.ate_metrics(snippets["poses"], predicted, align_scale=False)
       out.update({"ate_unscaled_mean": ate["ate_mean"], "ate_unscaled_std": ate["ate_std"]})
     return out

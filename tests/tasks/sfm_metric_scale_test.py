@@ -29,6 +29,15 @@ class MetricScaleTest(testing.TestCase):
     self.assertNotIn("scale_ratio", sfm.SfmTask().metrics(batch, {"depth": true}))
     task = sfm.SfmTask(metric_scale=True, height=16, width=32, num_memory=2, cache_dir=None)
     self.assertIn("scale_ratio", task.metrics(batch, {"depth": true}))
+    # A scale-normalised model's metrics without median scaling (the ablation asks for them).
+    task = sfm.SfmTask(unscaled_metrics=True, height=16, width=32, num_memory=2,
+                       cache_dir=None)
+    out = task.metrics(batch, {"depth": 2.0 * true})
+    self.assertAllClose(out["abs_rel_unscaled"], [1.0])
+    self.assertIn("abs_rel_memory_median", out)
+    self.assertAllClose(out["abs_rel"], [0.0])
+    self.assertNotIn("scale_ratio", sfm.SfmTask(metric_scale=True, unscaled_metrics=False,
+                                                cache_dir=None).metrics(batch, {"depth": true}))
 
   def test_memory_median_baseline_rescales_to_the_memory(self):
     # A prediction right up to scale: scaled to the memory's median it is off by exactly
