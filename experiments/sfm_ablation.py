@@ -211,7 +211,7 @@ def baselines():
 
 def summarise(records, trivial, constant_by_split):
   import numpy as np  # pylint: disable=g-import-not-at-top
-  print(f"\n{'variant':<24}{'minutes':>9}" + "".join(f"{c:>20}" for c in COLUMNS))
+  print(f"\n{'variant':<24}{'minutes':>9}" + "".join(f"{c:>22}" for c in COLUMNS))
   for variant in dict.fromkeys(r["variant"] for r in records):
     runs = [r for r in records if r["variant"] == variant]
     cells = []
@@ -219,10 +219,10 @@ def summarise(records, trivial, constant_by_split):
       values = [r["metrics"][column] for r in runs if column in r["metrics"]]
       cells.append(f"{np.mean(values):.4f} +- {np.std(values):.4f}" if values else "-")
     minutes = np.mean([r["minutes"] for r in runs])
-    print(f"{variant:<24}{minutes:>9.1f}" + "".join(f"{c:>20}" for c in cells))
+    print(f"{variant:<24}{minutes:>9.1f}" + "".join(f"{c:>22}" for c in cells))
   for name, metrics in trivial.items():
     print(f"{name[:33]:<33}" + "".join(
-        f"{metrics[c]:>20.4f}" if c in metrics else f"{'-':>20}" for c in COLUMNS))
+        f"{metrics[c]:>22.4f}" if c in metrics else f"{'-':>22}" for c in COLUMNS))
   summarise_splits(records, constant_by_split)
   print("\nabs_rel over training time (step, minutes of training, abs_rel):")
   for r in records:
@@ -310,7 +310,7 @@ def print_comparison(rows):
     verdict = {True: "exceeds the seed spread", False: "within the seed spread",
                None: "one seed each: no spread"}[row["exceeds_spread"]]
     p = "" if row["p_value"] is None else f", p={row['p_value']:.3f}"
-    print(f"  {row['variant']:<22} {row['split']:<12} {row['column']:<11} "
+    print(f"  {row['variant']:<22} {row['split']:<12} {row['column']:<21} "
           f"{row['difference']:+.4f}  ({row['mean']:.4f} in [{row['range'][0]:.4f}, "
           f"{row['range'][1]:.4f}] vs {row['reference_mean']:.4f} in "
           f"[{row['reference_range'][0]:.4f}, {row['reference_range'][1]:.4f}], "
