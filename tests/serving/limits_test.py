@@ -277,23 +277,30 @@ class LimitsTest(testing.TestCase):
   # Concurrency and time limits -------------------------------------------------------------
 
   def test_full_queue_gets_503_with_retry_after(self):
+    # A request timeout far above the waits below: on a loaded machine the held requests
+    # must not time out (504) while the queue fills.
+    srv = server.ModelServer(self.repo, port=0, limits=LIMITS, timeout_seconds=300).start()
     gate = Gate()
-    with gate.patch(), concurrent.futures.ThreadPoolExecutor(8) as pool:
-      held = [pool.submit(request, self.srv, "POST", "/v1/models/toy:predict", TOY)
-              for _ in range(LIMITS.num_request_threads + LIMITS.max_queued_requests)]
-      for _ in range(LIMITS.num_request_threads):
-        gate.entered.acquire(timeout=30)
-      deadline = time.monotonic() + 30
-      while True:  # The queued requests may still be on their way in.
-        status, result, headers = request(self.srv, "POST", "/v1/models/toy:predict", TOY)
-        if status == 503 or time.monotonic() > deadline:
-          break
-      gate.open()
-      self.assertEqual([f.result()[0] for f in held], [200] * len(held))
-    self.assertEqual(status, 503, result)
-    self.assertEqual(headers.get("Retry-After") or headers.get("retry-after"), "1")
-    self.assertIn("max_queued_requests", result["error"])
-    self.assert_still_serving()
+    try:
+      with gate.patch(), concurrent.futures.ThreadPoolExecutor(8) as pool:
+        held = [pool.submit(request, srv, "POST", "/v1/models/toy:predict", TOY)
+                for _ in range(LIMITS.num_request_threads + LIMITS.max_queued_requests)]
+        for _ in range(LIMITS.num_request_threads):
+          gate.entered.acquire(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:  # The queued requests may still be on their way in.
+          status, result, headers = request(srv, "POST", "/v1/models/toy:predict", TOY)
+          if status == 503 or time.monotonic() > deadline:
+            break
+        gate.open()
+        self.assertEqual([f.result()[0] for f in held], [200] * len(held))
+      self.assertEqual(status, 503, result)
+      self.assertEqual(headers.get("Retry-After") or headers.get("retry-after"), "1")
+      self.assertIn("max_queued_requests", result["error"])
+      status, result, _ = request(srv, "POST", "/v1/models/toy:predict", TOY)
+      self.assertEqual(status, 200, result)
+    finally:
+      srv.shutdown()
 
   def test_request_timeout_is_504(self):
     srv = server.ModelServer(self.repo, port=0, limits=LIMITS, timeout_seconds=0.5).start()
