@@ -21,9 +21,8 @@ training). Prints
     constant depth's: where a depth prior should help and the photometric loss cannot;
   * each variant against the first one (--reference, default the first of --variants),
     per split: the difference of the mean abs_rel, delta<1.25 and abs_rel_memory_median,
-    the seed range of each,
-    and whether the difference exceeds the seed spread (the ranges do not overlap; Welch's
-    t-test p-value beside it when both have 2 or more seeds);
+    the seed range of each, and whether the difference exceeds the seed spread (the ranges
+    do not overlap; Welch's t-test p-value beside it when both have 2 or more seeds);
   * the abs_rel-over-time curve of every run (from the periodic evaluations the trainer
     appends to `<model_dir>/eval_history.jsonl`), and draws it into `abs_rel_curve.png`.
 
