@@ -54,7 +54,8 @@ VARIANTS = ("sfm", "sfm_photometric_only", "sfm_paired_only", "sfm_aign_paired")
 COLUMNS = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
            "rotation_error_deg", "ate_mean", "abs_rel_memory_median", "abs_rel_unscaled")
 # Every evaluation adds the metrics without median scaling (`tasks.sfm.SfmTask`).
-UNSCALED = "--gin_bindings=tasks.SfmTask.unscaled_metrics = True"
+UNSCALED_BINDING = "tasks.SfmTask.unscaled_metrics = True"
+UNSCALED = f"--gin_bindings={UNSCALED_BINDING}"
 
 flags.DEFINE_list("variants", list(VARIANTS), "gin files (without .gin) under gin/.")
 flags.DEFINE_list("seeds", ["0"], "Training seeds.")
@@ -184,7 +185,7 @@ def baselines():
   from aign_tf.tasks import sfm_metrics  # pylint: disable=g-import-not-at-top
   from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.core import keys  # pylint: disable=g-import-not-at-top
-  config.parse(["sfm.gin"], list(FLAGS.gin_bindings) + [UNSCALED.split("=", 1)[1]])
+  config.parse(["sfm.gin"], list(FLAGS.gin_bindings) + [UNSCALED_BINDING])
   task = config.resolve("train.task")
   pairs = task._pairs("eval")  # pylint: disable=protected-access
   depth, egomotion = pairs["depth"], pairs["egomotion"]
@@ -359,8 +360,7 @@ def main(argv):
     known = {(r["variant"], r["seed"]) for r in records}
   trivial, constant_by_split = baselines()
   summarise(records, trivial, constant_by_split)
-  comparison = compare(records, FLAGS.reference or FLAGS.variants[0],
-                       [s for s in FLAGS.splits])
+  comparison = compare(records, FLAGS.reference or FLAGS.variants[0], FLAGS.splits)
   print_comparison(comparison)
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
     json.dump({"runs": records, "baselines": trivial,
