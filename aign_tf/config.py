@@ -58,6 +58,69 @@ def parse(gin_files=(), gin_bindings=(), search_paths=()):
     if len(lines) >= 3 and lines[-2].startswith("In "):
       message = f"{message.rstrip('.')} ({lines[-2][3:]}: {lines[-1]})"
     raise errors.ConfigError(f"gin: {message}") from e
+  check_keyword_bindings()
+
+
+# What keras.layers.Layer takes through **kwargs besides its named parameters.
+_KERAS_LAYER_KWARGS = frozenset((
+    "input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
+    "activity_regularizer", "autocast", "implementation"))
+
+
+def _accepted_parameters(cls):
+  """The keyword parameters a class's constructor takes, following **kwargs up the class
+  hierarchy (to keras.layers.Layer's known ones); None if that cannot be told."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  names = set()
+  for klass in inspect.getmro(cls):
+    if "__init__" not in vars(klass):
+      continue
+    try:
+      parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
+    except (TypeError, ValueError):
+      return None
+    names.update(p.name for p in parameters
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+      return names
+    if klass.__module__.startswith(("tf_keras.", "keras.")) and klass.__name__ == "Layer":
+      return names | _KERAS_LAYER_KWARGS
+  return None
+
+
+def check_keyword_bindings():
+  """Gin accepts any parameter name for a class whose constructor takes **kwargs (the
+  Keras models and layers here), and the typo then fails when the class is built, as Keras'
+  "Keyword argument not understood". This names the binding at parse time instead.
+
+  Raises:
+    errors.ConfigError: naming the binding and the parameters the class takes.
+  """
+  import inspect  # pylint: disable=g-import-not-at-top
+  for (scope, selector), parameters in gin.config._CONFIG.items():  # pylint: disable=protected-access
+    found = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
+    wrapped = getattr(found, "wrapped", None)
+    if not inspect.isclass(wrapped) or not wrapped.__module__.startswith("aign_tf"):
+      continue
+    accepted = _accepted_parameters(wrapped)
+    if accepted is None:
+      continue
+    accepted.discard("self")
+    for parameter in sorted(set(parameters) - accepted):
+      name = f"{found.module}.{found.name}" if found.module else found.name
+      binding = f"{scope + '/' if scope else ''}{name}.{parameter}"
+      hint = configurables.moved_bindings().get(f"{name}.{parameter}")
+      if hint is not None:
+        raise errors.ConfigError(
+            f"gin: {name}.{parameter} moved: {hint() if callable(hint) else hint}")
+      own = set()
+      for klass in inspect.getmro(wrapped):
+        if klass.__module__.startswith("aign_tf") and "__init__" in vars(klass):
+          own.update(inspect.signature(vars(klass)["__init__"]).parameters)
+      own -= {"self", "args", "kwargs"}
+      raise errors.ConfigError(
+          f"gin: {binding}: {name} has no parameter {parameter!r} (its parameters: "
+          f"{', '.join(sorted(own))}; and Keras' name, dtype, trainable)")
 
 
 _NO_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")

@@ -14,9 +14,16 @@ For every gin file given (default: all task files under gin/), measures in one p
     achieved GFLOP/s, and the fp32 matmul peak (1024^3 and 2048^3 products) measured in the
     same run, so the ratio to the hardware limit is visible.
 
+  - with --compare_variant, the full step (pipeline-fed, as training runs it) of the first
+    gin file under other bindings against the bindings as given, timed in alternating rounds
+    (A B B A A B ...) in this process, so a change of the default is compared with the old one
+    on the same machine at the same minutes.
+
 Usage:
   python benchmarks/train_throughput.py [--gin_file=gin/faces_sr.gin ...] [--steps=20]
       [--gin_bindings=...] [--output_json=benchmarks/results.json]
+  python benchmarks/train_throughput.py --gin_file=gin/sfm.gin --steps=20 --rounds=6 \
+      --compare_variant="old default|tasks.SfmTask.flip_augmentation = False|..."
 
 Timings on this shared 2-core CPU vary by up to 3x between runs: compare ratios taken in the
 same run.
@@ -31,6 +38,8 @@ import time
 from absl import app
 from absl import flags
 
+import numpy as np
+
 from aign_tf.core import machine
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,6 +53,11 @@ flags.DEFINE_list("compare_mixed", ["mixed_bfloat16"], "Also time the cached ful
                   "mixed_precision), to justify the default (none).")
 flags.DEFINE_bool("compare_jit", True, "Also time the cached full step under XLA "
                   "(jit_compile=True), to justify the default (off).")
+flags.DEFINE_multi_string("compare_variant", [], "'NAME|binding|binding...': time the "
+                          "first gin file's pipeline-fed full step under these extra "
+                          "bindings against it as given, in alternating rounds (only this "
+                          "comparison runs when given).")
+flags.DEFINE_integer("rounds", 6, "Alternating timing rounds of --compare_variant.")
 FLAGS = flags.FLAGS
 
 
@@ -165,6 +179,54 @@ def benchmark(gin_file, steps):
   return results
 
 
+def parse_variant(text):
+  """'NAME|binding|binding' -> (NAME, [bindings]); a clear error for anything else."""
+  name, *bindings = [part.strip() for part in text.split("|")]
+  if not name or not bindings or not all(bindings):
+    raise ValueError(f"--compare_variant={text!r}: expected 'NAME|binding|binding...' with a "
+                     "name and at least one gin binding")
+  return name, bindings
+
+
+def compare_variants(gin_files, bindings, variants, steps, rounds):
+  """Seconds per pipeline-fed full training step of `gin_files` + `bindings` and under each
+  variant's extra bindings. Every configuration is built, traced and warmed up first (each
+  with its own gin config, cleared before the next), then timed in `rounds` rounds of
+  `steps` steps whose order alternates (A B, then B A, ...), so a drift of the machine's
+  speed during the run hits all configurations alike. Returns {name: [seconds per step of
+  each round]} with the configuration as given under "as given".
+  """
+  import gin  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+
+  def sync(out):
+    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+
+  runs = {}
+  for name, extra in [("as given", [])] + list(variants):
+    config.parse(gin_files, list(bindings) + extra)
+    task = config.resolve("train.task")
+    batch_size = config.resolve("train.batch_size")
+    model = trainer.build_model(config.resolve("train.model"),
+                                config.resolve("train.generator_optimizer"),
+                                config.resolve("train.discriminator_optimizer"))
+    iterator = iter(task.train_dataset(batch_size, seed=0))
+    trainer.build_variables(model, next(iterator))
+    step = tf.function(model.train_step)
+    time_call(lambda step=step, iterator=iterator: step(next(iterator)), 1, sync)  # traces
+    runs[name] = lambda step=step, iterator=iterator: step(next(iterator))
+    gin.clear_config()
+  names = list(runs)
+  seconds = {name: [] for name in names}
+  for r in range(rounds):
+    for name in (names if r % 2 == 0 else names[::-1]):
+      seconds[name].append(time_call(runs[name], steps, sync))
+  return seconds
+
+
 def _is_task_default(path):
   """A task's default gin file includes base.gin itself (variants include a task file)."""
   with open(path) as f:
@@ -178,6 +240,27 @@ def main(argv):
   gin_files = FLAGS.gin_file or sorted(
       f for f in glob.glob(os.path.join(repo, "gin", "*.gin")) if _is_task_default(f))
   peak = machine.matmul_peak_gflops()
+  if FLAGS.compare_variant:
+    variants = [parse_variant(text) for text in FLAGS.compare_variant]
+    seconds = compare_variants(gin_files[:1], FLAGS.gin_bindings, variants, FLAGS.steps,
+                               FLAGS.rounds)
+    peak_after = machine.matmul_peak_gflops()
+    print(f"TensorFlow {tf.__version__}; {os.path.relpath(gin_files[0], repo)}; fp32 matmul "
+          f"peak {peak:.1f} GFLOP/s before, {peak_after:.1f} after; {FLAGS.rounds} "
+          f"alternating rounds of {FLAGS.steps} pipeline-fed steps")
+    print("| configuration | steps/s (median of rounds) | per round | time / as given |")
+    print("|---|---|---|---|")
+    base = float(np.median(seconds["as given"]))
+    for name, values in seconds.items():
+      median = float(np.median(values))
+      print(f"| {name} | {1 / median:.2f} | {' '.join(f'{1 / v:.2f}' for v in values)} | "
+            f"{median / base:.3f} |")
+    if FLAGS.output_json:
+      with open(FLAGS.output_json, "w") as f:
+        json.dump({"tensorflow": tf.__version__, "gin_file": gin_files[0],
+                   "matmul_peak_gflops": [peak, peak_after],
+                   "variants": dict(variants), "seconds_per_step": seconds}, f, indent=2)
+    return
   rows = [benchmark(f, FLAGS.steps) for f in gin_files]
   print(f"TensorFlow {tf.__version__}; fp32 matmul peak {peak:.1f} GFLOP/s; "
         f"{FLAGS.steps} timed steps each; TF_ENABLE_ONEDNN_OPTS="

@@ -77,6 +77,22 @@ class BindingErrorTest(testing.TestCase):
                      "gin: tasks.SfmTask.data_dir moved: bind sfm_sources.Frames.data_dir "
                      "(bindings string line 1: tasks.SfmTask.data_dir = '/path/bikes.mp4')")
 
+  def test_misspelt_parameter_of_a_keras_class_names_the_binding(self):
+    # Gin takes any name for a constructor with **kwargs (AIGN, the networks); Keras would
+    # only fail when building the model, with "Keyword argument not understood".
+    for binding, parameter in (("models.AIGN.adversarial_wieght = 0.1", "adversarial_wieght"),
+                               ("generators.DepthEgomotionNet.basefilters = 8", "basefilters")):
+      with self.subTest(binding=binding), self.assertRaises(errors.ConfigError) as raised:
+        config.parse([os.path.join(testing.GIN_DIR, "sfm.gin")], [binding])
+      message = str(raised.exception)
+      self.assertIn(f"{binding.split(' = ')[0]}: ", message)
+      self.assertIn(f"has no parameter {parameter!r}", message)
+    self.assertIn("base_filters", message)  # the parameters it does take
+    # Keras' own keyword arguments and the classes' own parameters still parse.
+    config.parse([os.path.join(testing.GIN_DIR, "sfm.gin")],
+                 ["generators.DepthEgomotionNet.name = 'depth'",
+                  "models.AIGN.weight_average_decay = 0.9"])
+
   def test_ignored_strategy_binding_is_refused(self):
     result = run_tool("train.py", "--gin_file=gin/toy.gin", "--gin_file=gin/testing/tiny.gin",
                       "--gin_bindings=train.make_strategy.name = 'mirrored'",
