@@ -264,8 +264,9 @@ def compare(records, reference, splits=("eval",), columns=COMPARE_COLUMNS):
   """Each variant against `reference`, per split and column: a list of dicts with the means,
   the seed ranges, their difference (variant - reference), Welch's t-test p-value (None
   with fewer than 2 seeds on a side or no spread) and `exceeds_spread`: True when the two
-  ranges of seeds do not overlap (with one seed on each side, any difference would, so
-  then it is None: one seed has no spread to exceed)."""
+  ranges of seeds do not overlap, None with fewer than 2 seeds on a side (a single run's
+  spread is unknown: it may lie anywhere in its own range, so three seeds against one
+  cannot tell)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from scipy import stats  # pylint: disable=g-import-not-at-top
 
@@ -290,7 +291,7 @@ def compare(records, reference, splits=("eval",), columns=COMPARE_COLUMNS):
         if len(a) >= 2 and len(b) >= 2 and (np.std(a) > 0 or np.std(b) > 0):
           p_value = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
         exceeds = None
-        if len(a) >= 2 or len(b) >= 2:
+        if len(a) >= 2 and len(b) >= 2:
           exceeds = bool(max(a) < min(b) or max(b) < min(a))
         rows.append({"variant": variant, "reference": reference, "split": split,
                      "column": column, "reference_mean": float(np.mean(a)),
@@ -308,7 +309,7 @@ def print_comparison(rows):
         "exceeds the spread = the ranges do not overlap; Welch's t-test p):")
   for row in rows:
     verdict = {True: "exceeds the seed spread", False: "within the seed spread",
-               None: "one seed each: no spread"}[row["exceeds_spread"]]
+               None: "one seed on a side: no verdict"}[row["exceeds_spread"]]
     p = "" if row["p_value"] is None else f", p={row['p_value']:.3f}"
     print(f"  {row['variant']:<22} {row['split']:<12} {row['column']:<21} "
           f"{row['difference']:+.4f}  ({row['mean']:.4f} in [{row['range'][0]:.4f}, "

@@ -65,6 +65,15 @@ class CompareTest(testing.TestCase):
     self.assertNotIn(("photo", "textureless", "abs_rel"), rows)
     self.assertNotIn(("sfm", "eval", "abs_rel"), rows)
 
+  def test_one_seed_against_three_gets_no_verdict(self):
+    # The single run lies outside the three's range, but its own spread is unknown.
+    records = ([record("sfm", 2, 0.10)] +
+               [record("photo", s, v) for s, v in enumerate((0.112, 0.116, 0.120))])
+    row = self.rows(records)[("photo", "eval", "abs_rel")]
+    self.assertEqual(row["seeds"], [1, 3])
+    self.assertIsNone(row["exceeds_spread"])
+    self.assertIsNone(row["p_value"])
+
   def test_earlier_output_directories_are_read_back(self):
     directory = self.get_temp_dir()
     for variant, seed in (("sfm", 2), ("photo", 0)):
