@@ -34,6 +34,37 @@ class TestCase(parameterized.TestCase, tf.test.TestCase):
     self.assertTrue(np.all(np.isfinite(np.asarray(value))), f"not finite: {value}")
 
 
+# The absl flags each script loaded by `load_script` defined: {module name: {name: Flag}}.
+_SCRIPT_FLAGS = {}
+
+
+def load_script(relative_path):
+  """Imports a script of the repository (e.g. "experiments/sfm_ablation.py") as a module,
+  once per process, so tests can call its functions. Scripts define absl flags of the same
+  names (--gin_bindings, ...) in one global registry, so the flags of the scripts loaded
+  before step aside and this script's own are (re)installed: call it in `setUp`."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  name = "script_" + re.sub(r"\W", "_", relative_path)
+  for defined in _SCRIPT_FLAGS.values():
+    for flag_name in defined:
+      if flag_name in flags.FLAGS:
+        delattr(flags.FLAGS, flag_name)
+  if name in sys.modules:
+    for flag_name, flag in _SCRIPT_FLAGS.get(name, {}).items():
+      flags.FLAGS[flag_name] = flag
+    return sys.modules[name]
+  before = set(flags.FLAGS)
+  spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_DIR, relative_path))
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  _SCRIPT_FLAGS[name] = {flag_name: flags.FLAGS[flag_name]
+                         for flag_name in set(flags.FLAGS) - before}
+  return module
+
+
 def task_gin_files():
   """gin/<task>.gin files, one per application: those including only base.gin (variants
   include a task file). A new task's gin file is picked up by every test that uses this."""

@@ -1,8 +1,6 @@
 """benchmarks/train_throughput.py's comparison of a default with other bindings."""
 
-import importlib.util
 import os
-import sys
 
 import gin
 
@@ -14,15 +12,7 @@ TINY_SFM = [os.path.join(testing.REPO_DIR, "gin", "sfm.gin"),
 
 
 def load_script():
-  name = "train_throughput_under_test"
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.spec_from_file_location(
-      name, os.path.join(testing.REPO_DIR, "benchmarks", "train_throughput.py"))
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[name] = module
-  spec.loader.exec_module(module)
-  return module
+  return testing.load_script("benchmarks/train_throughput.py")
 
 
 class CompareVariantsTest(testing.TestCase):

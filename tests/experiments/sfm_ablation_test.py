@@ -1,24 +1,14 @@
 """experiments/sfm_ablation.py's comparison of variants against the seed spread."""
 
-import importlib.util
 import json
 import os
-import sys
 from unittest import mock
 
 from aign_tf import testing
 
 
 def load_script():
-  name = "sfm_ablation_under_test"
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.spec_from_file_location(
-      name, os.path.join(testing.REPO_DIR, "experiments", "sfm_ablation.py"))
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[name] = module
-  spec.loader.exec_module(module)
-  return module
+  return testing.load_script("experiments/sfm_ablation.py")
 
 
 def record(variant, seed, abs_rel, textureless=None):
