@@ -5,6 +5,7 @@ the file. `resolve()` reads a bound value back (used to rebuild a trained model 
 operative config).
 """
 
+import inspect
 import logging
 import os
 import re
@@ -70,7 +71,6 @@ _KERAS_LAYER_KWARGS = frozenset((
 def _accepted_parameters(cls):
   """The keyword parameters a class's constructor takes, following **kwargs up the class
   hierarchy (to keras.layers.Layer's known ones); None if that cannot be told."""
-  import inspect  # pylint: disable=g-import-not-at-top
   names = set()
   for klass in inspect.getmro(cls):
     if "__init__" not in vars(klass):
@@ -96,7 +96,6 @@ def check_keyword_bindings():
   Raises:
     errors.ConfigError: naming the binding and the parameters the class takes.
   """
-  import inspect  # pylint: disable=g-import-not-at-top
   for (scope, selector), parameters in gin.config._CONFIG.items():  # pylint: disable=protected-access
     found = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
     wrapped = getattr(found, "wrapped", None)
