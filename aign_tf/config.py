@@ -70,22 +70,26 @@ _KERAS_LAYER_KWARGS = frozenset((
 
 def _accepted_parameters(cls):
   """The keyword parameters a class's constructor takes, following **kwargs up the class
-  hierarchy (to keras.layers.Layer's known ones); None if that cannot be told."""
-  names = set()
+  hierarchy (to keras.layers.Layer's known ones), and those of them the package's own
+  classes declare; (None, None) if that cannot be told."""
+  names, own = set(), set()
   for klass in inspect.getmro(cls):
     if "__init__" not in vars(klass):
       continue
     try:
       parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
     except (TypeError, ValueError):
-      return None
-    names.update(p.name for p in parameters
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+      return None, None
+    declared = {p.name for p in parameters
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+    names |= declared
+    if klass.__module__.startswith("aign_tf"):
+      own |= declared
     if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-      return names
+      return names, own
     if klass.__module__.startswith(("tf_keras.", "keras.")) and klass.__name__ == "Layer":
-      return names | _KERAS_LAYER_KWARGS
-  return None
+      return names | _KERAS_LAYER_KWARGS, own
+  return None, None
 
 
 def check_keyword_bindings():
@@ -101,25 +105,32 @@ def check_keyword_bindings():
     wrapped = getattr(found, "wrapped", None)
     if not inspect.isclass(wrapped) or not wrapped.__module__.startswith("aign_tf"):
       continue
-    accepted = _accepted_parameters(wrapped)
+    accepted, own = _accepted_parameters(wrapped)
     if accepted is None:
       continue
-    accepted.discard("self")
     for parameter in sorted(set(parameters) - accepted):
-      name = f"{found.module}.{found.name}" if found.module else found.name
+      name = _selector(found)
+      moved = _moved(name, parameter)
+      if moved is not None:
+        raise errors.ConfigError(f"gin: {moved}")
       binding = f"{scope + '/' if scope else ''}{name}.{parameter}"
-      hint = configurables.moved_bindings().get(f"{name}.{parameter}")
-      if hint is not None:
-        raise errors.ConfigError(
-            f"gin: {name}.{parameter} moved: {hint() if callable(hint) else hint}")
-      own = set()
-      for klass in inspect.getmro(wrapped):
-        if klass.__module__.startswith("aign_tf") and "__init__" in vars(klass):
-          own.update(inspect.signature(vars(klass)["__init__"]).parameters)
-      own -= {"self", "args", "kwargs"}
       raise errors.ConfigError(
           f"gin: {binding}: {name} has no parameter {parameter!r} (its parameters: "
           f"{', '.join(sorted(own))}; and Keras' name, dtype, trainable)")
+
+
+def _selector(found):
+  """A registered configurable's "<module>.<name>"."""
+  return f"{found.module}.{found.name}" if found.module else found.name
+
+
+def _moved(selector, parameter):
+  """"<selector>.<parameter> moved: <where it went>" for a parameter that moved
+  (`configurables.moved_bindings()`), else None."""
+  hint = configurables.moved_bindings().get(f"{selector}.{parameter}")
+  if hint is None:
+    return None
+  return f"{selector}.{parameter} moved: {hint() if callable(hint) else hint}"
 
 
 _NO_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")
@@ -139,11 +150,7 @@ def moved_binding(message):
     return None
   if found is None:
     return None
-  selector = f"{found.module}.{found.name}" if found.module else found.name
-  hint = configurables.moved_bindings().get(f"{selector}.{parameter}")
-  if hint is None:
-    return None
-  return f"{selector}.{parameter} moved: {hint() if callable(hint) else hint}"
+  return _moved(_selector(found), parameter)
 
 
 def parse_operative(path, gin_bindings=()):

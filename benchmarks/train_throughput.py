@@ -71,7 +71,22 @@ def count_flops(tf, concrete_function):
   return float(stats.total_float_ops) if stats is not None else float("nan")
 
 
-def time_call(fn, steps, sync):
+def sync(out):
+  """Waits for a step's outputs (reads every tensor back)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+
+
+def build_configured_model(mixed_precision=None):
+  """The AIGN model and optimizers the parsed gin config binds, as training builds them."""
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
+  from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
+  return trainer.build_model(config.resolve("train.model"),
+                             config.resolve("train.generator_optimizer"),
+                             config.resolve("train.discriminator_optimizer"), mixed_precision)
+
+
+def time_call(fn, steps):
   for _ in range(3):
     sync(fn())
   start = time.perf_counter()
@@ -94,40 +109,31 @@ def benchmark(gin_file, steps):
   config.parse([gin_file], FLAGS.gin_bindings)
   task = config.resolve("train.task")
   batch_size = config.resolve("train.batch_size")
-  def build(mixed_precision=None):
-    return trainer.build_model(config.resolve("train.model"),
-                               config.resolve("train.generator_optimizer"),
-                               config.resolve("train.discriminator_optimizer"),
-                               mixed_precision)
-
-  model = build()
+  model = build_configured_model()
   dataset = task.train_dataset(batch_size, seed=0)
   iterator = iter(dataset)
   cached = next(iterator)
   trainer.build_variables(model, cached)
 
-  def sync(out):
-    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
-
   full_step = tf.function(model.train_step)
   results = {"task": task.name, "gin_file": gin_file, "batch_size": batch_size}
-  results["pipeline_step_s"] = time_call(lambda: full_step(next(iterator)), steps, sync)
-  results["cached_step_s"] = time_call(lambda: full_step(cached), steps, sync)
+  results["pipeline_step_s"] = time_call(lambda: full_step(next(iterator)), steps)
+  results["cached_step_s"] = time_call(lambda: full_step(cached), steps)
 
   if FLAGS.compare_jit:
     try:
       jit_step = tf.function(model.train_step, jit_compile=True)
-      results["jit_cached_step_s"] = time_call(lambda: jit_step(cached), steps, sync)
+      results["jit_cached_step_s"] = time_call(lambda: jit_step(cached), steps)
     except Exception as e:  # pylint: disable=broad-except
       results["jit_error"] = str(e).splitlines()[0][:200]
 
   for policy in FLAGS.compare_mixed:
     from aign_tf.models import precision  # pylint: disable=g-import-not-at-top
-    mixed = build(policy)
+    mixed = build_configured_model(policy)
     with precision.policy_scope(policy):  # layers built lazily get the same policy
       trainer.build_variables(mixed, cached)
     mixed_step = tf.function(mixed.train_step)
-    results[f"{policy}_cached_step_s"] = time_call(lambda: mixed_step(cached), steps, sync)
+    results[f"{policy}_cached_step_s"] = time_call(lambda: mixed_step(cached), steps)
 
   def generator_step(batch):
     with tf.GradientTape() as tape:
@@ -144,14 +150,14 @@ def benchmark(gin_file, steps):
     return total
 
   g_step = tf.function(generator_step)
-  results["generator_step_s"] = time_call(lambda: g_step(cached), steps, sync)
+  results["generator_step_s"] = time_call(lambda: g_step(cached), steps)
   if model.uses_discriminator:
     fake = tf.stop_gradient(aign_lib.select(model.generator(cached[keys.OBSERVATION]),
                                             model.discriminator_input_key))
     d_step = tf.function(
         lambda: model._discriminator_only_step(  # pylint: disable=protected-access
             cached[keys.MEMORY], fake) or tf.constant(0))
-    results["discriminator_step_s"] = time_call(d_step, steps, sync)
+    results["discriminator_step_s"] = time_call(d_step, steps)
 
   if model.uses_discriminator:
     # The same update without sharing: D gets its own generator forward pass, then the
@@ -164,11 +170,11 @@ def benchmark(gin_file, steps):
       return generator_step(batch)
 
     u_step = tf.function(unshared_step)
-    results["unshared_step_s"] = time_call(lambda: u_step(cached), steps, sync)
+    results["unshared_step_s"] = time_call(lambda: u_step(cached), steps)
 
   pipeline = iter(dataset)
   results["pipeline_only_examples_per_s"] = batch_size / time_call(
-      lambda: next(pipeline), steps * 3, sync)
+      lambda: next(pipeline), steps * 3)
   flops = count_flops(tf, full_step.get_concrete_function(cached))
   results["flops_per_step"] = flops
   results["gflops_per_s"] = flops / results["cached_step_s"] / 1e9
@@ -202,28 +208,23 @@ def compare_variants(gin_files, bindings, variants, steps, rounds):
   from aign_tf import config  # pylint: disable=g-import-not-at-top
   from aign_tf.train import trainer  # pylint: disable=g-import-not-at-top
 
-  def sync(out):
-    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
-
   runs = {}
   for name, extra in [("as given", [])] + list(variants):
     config.parse(gin_files, list(bindings) + extra)
     task = config.resolve("train.task")
     batch_size = config.resolve("train.batch_size")
-    model = trainer.build_model(config.resolve("train.model"),
-                                config.resolve("train.generator_optimizer"),
-                                config.resolve("train.discriminator_optimizer"))
+    model = build_configured_model()
     iterator = iter(task.train_dataset(batch_size, seed=0))
     trainer.build_variables(model, next(iterator))
     step = tf.function(model.train_step)
-    time_call(lambda step=step, iterator=iterator: step(next(iterator)), 1, sync)  # traces
+    time_call(lambda step=step, iterator=iterator: step(next(iterator)), 1)  # traces
     runs[name] = lambda step=step, iterator=iterator: step(next(iterator))
     gin.clear_config()
   names = list(runs)
   seconds = {name: [] for name in names}
   for r in range(rounds):
     for name in (names if r % 2 == 0 else names[::-1]):
-      seconds[name].append(time_call(runs[name], steps, sync))
+      seconds[name].append(time_call(runs[name], steps))
   return seconds
 
 
