@@ -34,6 +34,9 @@ Variants (all gin files in gin/; same data, same test split, same step budget):
 
   python experiments/sfm_ablation.py --variants=sfm --seeds=0 --cold_cache
   python experiments/sfm_ablation.py --train_steps=6000 --seeds=0,1
+  # the comparison alone, from numbers of runs whose records are gone:
+  python experiments/sfm_ablation.py --values=sfm:eval=0.130,0.103,0.100 \
+      --values=sfm_photometric_only:eval=0.120,0.112,0.116 --splits=eval
   # two processes side by side, then one table of both:
   python experiments/sfm_ablation.py --variants=sfm_photometric_only --seeds=0 \
       --output_dir=/tmp/a --add_runs=/tmp/b
@@ -70,6 +73,9 @@ flags.DEFINE_list("add_runs", [], "Output directories of earlier calls (e.g. run
                   "--splits), never trained.")
 flags.DEFINE_string("reference", None, "Variant the others are compared with (default: "
                     "the first of --variants).")
+flags.DEFINE_multi_string("values", [], "'VARIANT:SPLIT=v,v,...': abs_rel of finished runs "
+                          "whose records are gone (e.g. quoted in the README), one value "
+                          "per seed; with it, only the comparison is printed (no training).")
 flags.DEFINE_list("splits", ["eval", "textureless", "repeated", "occlusions"],
                   "Test splits every run is evaluated on ('eval': the standard test scenes; "
                   "the others: aign_tf.data.sfm.CONDITIONS). Finished runs of an earlier "
@@ -337,8 +343,32 @@ def plot(records, path):
   plt.close(figure)
 
 
+def records_from_values(texts):
+  """Records (abs_rel per split and seed) from 'VARIANT:SPLIT=v,v,...' strings."""
+  records = {}
+  for text in texts:
+    try:
+      head, numbers = text.split("=", 1)
+      variant, split = head.split(":", 1)
+      values = [float(v) for v in numbers.split(",")]
+    except ValueError as e:
+      raise app.UsageError(f"--values={text!r}: expected 'VARIANT:SPLIT=v,v,...' ({e})")
+    for seed, value in enumerate(values):
+      record = records.setdefault((variant, seed), {"variant": variant, "seed": seed,
+                                                    "metrics": {}, "splits": {}})
+      record["splits"][split] = {"abs_rel": value}
+      if split == "eval":
+        record["metrics"] = record["splits"][split]
+  return list(records.values())
+
+
 def main(argv):
   del argv
+  if FLAGS.values:
+    records = records_from_values(FLAGS.values)
+    print_comparison(compare(records, FLAGS.reference or records[0]["variant"], FLAGS.splits,
+                             columns=("abs_rel",)))
+    return
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   env = dict(os.environ)
   records = []

@@ -64,6 +64,17 @@ class CompareTest(testing.TestCase):
     self.assertIsNone(row["exceeds_spread"])
     self.assertIsNone(row["p_value"])
 
+  def test_quoted_values_compare_like_records(self):
+    records = self.script.records_from_values(
+        ["sfm:eval=0.10,0.11,0.12", "sfm:repeated=0.2,0.2,0.2", "photo:eval=0.15,0.16,0.17"])
+    self.assertLen(records, 6)
+    rows = self.rows(records, splits=("eval", "repeated"))
+    self.assertTrue(rows[("photo", "eval", "abs_rel")]["exceeds_spread"])
+    self.assertAlmostEqual(rows[("photo", "eval", "abs_rel")]["difference"], 0.05)
+    self.assertNotIn(("photo", "repeated", "abs_rel"), rows)
+    with self.assertRaisesRegex(Exception, "VARIANT:SPLIT"):
+      self.script.records_from_values(["sfm=0.1"])
+
   def test_earlier_output_directories_are_read_back(self):
     directory = self.get_temp_dir()
     for variant, seed in (("sfm", 2), ("photo", 0)):
