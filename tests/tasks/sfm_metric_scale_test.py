@@ -87,6 +87,31 @@ class MetricScaleTest(testing.TestCase):
     expected = 5.0 * math.exp(3.0 * math.tanh(math.log(2.0) / 3.0))
     self.assertAllClose(harmonic(net(frames)["depth"]), [expected] * 2, rtol=1e-4)
 
+  def test_global_scale_is_one_weight_for_every_image(self):
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
+                                         metric_scale="global")
+    frames = tf.random.stateless_uniform([3, 16, 32, 6], [5, 6])
+    harmonic = lambda d: 1.0 / np.mean(1.0 / np.asarray(d), axis=(1, 2, 3))
+    self.assertAllClose(harmonic(net(frames)["depth"]), [5.0] * 3, rtol=1e-4)
+    self.assertIsNone(net.metric_scale)
+    self.assertIn(net.global_log_scale.ref(), {w.ref() for w in net.trainable_weights})
+    net.global_log_scale.assign([[math.log(2.0)]])
+    expected = 5.0 * math.exp(3.0 * math.tanh(math.log(2.0) / 3.0))
+    self.assertAllClose(harmonic(net(frames)["depth"]), [expected] * 3, rtol=1e-4)
+    # The scale gets a gradient (from a loss that sees it) and is the same for every image.
+    with tf.GradientTape() as tape:
+      depth = net(frames)["depth"]
+      loss = tf.reduce_mean(tf.math.log(depth))
+    self.assertGreater(abs(float(tape.gradient(loss, net.global_log_scale)[0, 0])), 0.1)
+
+  def test_metric_scale_modes(self):
+    per_image = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
+                                               metric_scale="per_image")
+    self.assertIsNotNone(per_image.metric_scale)
+    self.assertIsNone(per_image.global_log_scale)
+    with self.assertRaisesRegex(ValueError, "metric_scale must be .*'global', got 'globl'"):
+      sfm_networks.DepthEgomotionNet(mean_depth=5.0, metric_scale="globl")
+
   def test_metric_scale_needs_mean_depth(self):
     with self.assertRaisesRegex(ValueError, "metric_scale needs mean_depth"):
       sfm_networks.DepthEgomotionNet(metric_scale=True)
