@@ -229,6 +229,7 @@ def summarise(records, trivial, constant_by_split):
   for name, metrics in trivial.items():
     print(f"{name[:33]:<33}" + "".join(
         f"{metrics[c]:>22.4f}" if c in metrics else f"{'-':>22}" for c in COLUMNS))
+  summarise_scale(records)
   summarise_splits(records, constant_by_split)
   print("\nabs_rel over training time (step, minutes of training, abs_rel):")
   for r in records:
@@ -237,6 +238,29 @@ def summarise(records, trivial, constant_by_split):
 
 
 SPLIT_COLUMNS = ("abs_rel", "delta_1.25", "rotation_error_deg")
+# Per-image scale (runs with a scale of their own, `tasks.SfmTask.metric_scale`): the ratio
+# median(predicted) / median(true), |log ratio|, the share of images within 10%, and the
+# same for one constant scale from the memory.
+SCALE_COLUMNS = ("scale_ratio", "scale_error", "scale_within_10pct",
+                 "scale_error_memory_median", "scale_within_10pct_memory_median",
+                 "ate_unscaled_mean")
+
+
+def summarise_scale(records):
+  """The per-image scale columns (mean +- std over seeds) of the variants that have them."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  scaled = [r for r in records if "scale_ratio" in r["metrics"]]
+  if not scaled:
+    return
+  print("\nper-image scale (means over the test images; mean +- std over seeds):")
+  print(f"{'variant':<24}" + "".join(f"{c:>34}" for c in SCALE_COLUMNS))
+  for variant in dict.fromkeys(r["variant"] for r in scaled):
+    runs = [r["metrics"] for r in scaled if r["variant"] == variant]
+    cells = []
+    for column in SCALE_COLUMNS:
+      values = [m[column] for m in runs if column in m]
+      cells.append(f"{np.mean(values):.4f} +- {np.std(values):.4f}" if values else "-")
+    print(f"{variant:<24}" + "".join(f"{c:>34}" for c in cells))
 
 
 def summarise_splits(records, constant):

@@ -106,8 +106,10 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
                            suffix="_unscaled"):
   """Per-example `[B]` depth errors WITHOUT scaling by the true depth (abs_rel, rmse,
   delta < 1.25, as `sfm_metrics.depth_metrics`, names + `suffix`), the scale ratio
-  median(predicted) / median(true) and the scale error |log ratio| (names + the suffix
-  after "scale", e.g. "scale_ratio"), over pixels with true depth > `min_depth`.
+  median(predicted) / median(true), the scale error |log ratio| and whether the ratio is
+  within 10% (|log ratio| < log 1.1, 1 or 0: its mean over images is the share within 10%,
+  and the median scale error is under 10% when that share exceeds one half) (names + the
+  suffix after "scale", e.g. "scale_ratio"), over pixels with true depth > `min_depth`.
 
   With `to_median`, each prediction is first scaled so that its median is `to_median`:
   the memory's median depth gives the baseline a model without a scale of its own can
@@ -116,7 +118,8 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
   predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
   scale_suffix = "" if suffix == "_unscaled" else suffix
   names = (f"abs_rel{suffix}", f"rmse{suffix}", f"delta_1.25{suffix}",
-           f"scale_ratio{scale_suffix}", f"scale_error{scale_suffix}")
+           f"scale_ratio{scale_suffix}", f"scale_error{scale_suffix}",
+           f"scale_within_10pct{scale_suffix}")
   out = {name: np.full(len(true_depth), np.nan) for name in names}
   for i, (gt, pred) in enumerate(zip(true_depth, predicted)):
     valid = np.isfinite(gt) & (gt > min_depth)
@@ -128,7 +131,8 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
     ratio = np.median(pred) / np.median(gt)
     for name, value in zip(names, (
         np.mean(np.abs(gt - pred) / gt), np.sqrt(np.mean((gt - pred) ** 2)),
-        np.mean(np.maximum(gt / pred, pred / gt) < 1.25), ratio, abs(np.log(ratio)))):
+        np.mean(np.maximum(gt / pred, pred / gt) < 1.25), ratio, abs(np.log(ratio)),
+        float(abs(np.log(ratio)) < np.log(1.1)))):
       out[name][i] = value
   return out
 

@@ -75,6 +75,20 @@ class CompareTest(testing.TestCase):
     with self.assertRaisesRegex(Exception, "VARIANT:SPLIT"):
       self.script.records_from_values(["sfm=0.1"])
 
+  def test_scale_summary_only_for_runs_with_a_scale(self):
+    scaled = record("metric", 0, 0.15)
+    scaled["metrics"].update(scale_ratio=1.1, scale_error=0.2, scale_within_10pct=0.25)
+    with mock.patch("builtins.print") as printed:
+      self.script.summarise_scale([record("sfm", 0, 0.1)])
+    printed.assert_not_called()
+    with mock.patch("builtins.print") as printed:
+      self.script.summarise_scale([record("sfm", 0, 0.1), scaled])
+    lines = [" ".join(str(a) for a in c.args) for c in printed.call_args_list]
+    rows = [line for line in lines if line.startswith(("metric", "sfm"))]
+    self.assertLen(rows, 1)
+    self.assertIn("1.1000 +- 0.0000", rows[0])
+    self.assertIn("0.2500 +- 0.0000", rows[0])
+
   def test_earlier_output_directories_are_read_back(self):
     directory = self.get_temp_dir()
     for variant, seed in (("sfm", 2), ("photo", 0)):

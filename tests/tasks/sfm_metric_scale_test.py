@@ -22,6 +22,9 @@ class MetricScaleTest(testing.TestCase):
     self.assertAllClose(out["scale_error"], [math.log(2.0)] * 2)
     self.assertAllClose(out["abs_rel_unscaled"], [1.0, 1.0])
     self.assertAllClose(out["delta_1.25_unscaled"], [0.0, 0.0])
+    self.assertAllClose(out["scale_within_10pct"], [0.0, 0.0])
+    close = sfm.unscaled_depth_metrics(true, true * np.array([1.05, 0.8])[:, None, None, None])
+    self.assertAllClose(close["scale_within_10pct"], [1.0, 0.0])
 
   def test_metrics_are_opt_in(self):
     true = np.full((1, 8, 8, 1), 3.0)
