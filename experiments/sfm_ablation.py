@@ -235,6 +235,29 @@ def summarise(records, trivial, constant_by_split):
   for r in records:
     curve = "  ".join(f"{s}:{m:.1f}m:{a:.3f}" for s, m, a in r["curve"] if a is not None)
     print(f"  {r['variant']} seed {r['seed']}: {curve}")
+  print("\nstability (issue 18: every evaluation after the first third within 0.02 of the "
+        "final one): largest |abs_rel - final| after the first third")
+  for r in records:
+    cells = []
+    for name in ("curve", "raw_weights_curve"):
+      deviation = stability(r.get(name) or [])
+      if deviation is not None:
+        cells.append(f"{'average' if name == 'curve' else 'training weights'} "
+                     f"{deviation[0]:.3f} at step {deviation[1]} "
+                     f"({'within' if deviation[0] <= 0.02 else 'exceeds'} 0.02)")
+    print(f"  {r['variant']} seed {r['seed']}: " + ("; ".join(cells) or "no curve"))
+
+
+def stability(curve, tolerance_from=1 / 3):
+  """(largest |abs_rel - final abs_rel|, its step) over the evaluations after the first
+  third of training (`curve`: (step, minutes, abs_rel) rows), or None without two of them."""
+  points = [(step, value) for step, _, value in curve if value is not None]
+  if len(points) < 2:
+    return None
+  last_step, final = points[-1]
+  later = [(abs(value - final), step) for step, value in points[:-1]
+           if step > tolerance_from * last_step]
+  return max(later) if later else (0.0, last_step)
 
 
 SPLIT_COLUMNS = ("abs_rel", "delta_1.25", "rotation_error_deg")

@@ -89,6 +89,15 @@ class CompareTest(testing.TestCase):
     self.assertIn("1.1000 +- 0.0000", rows[0])
     self.assertIn("0.2500 +- 0.0000", rows[0])
 
+  def test_stability_is_the_largest_deviation_after_the_first_third(self):
+    curve = [(1000, 1.0, 0.30), (3000, 3.0, 0.20), (4000, 4.0, 0.13), (5000, 5.0, 0.105),
+             (9000, 9.0, 0.11)]
+    deviation, step = self.script.stability(curve)
+    self.assertAlmostEqual(deviation, 0.02)  # Step 4000; step 3000 is inside the first third.
+    self.assertEqual(step, 4000)
+    self.assertIsNone(self.script.stability([(1000, 1.0, 0.3)]))
+    self.assertIsNone(self.script.stability([(1000, 1.0, None), (2000, 2.0, 0.3)]))
+
   def test_earlier_output_directories_are_read_back(self):
     directory = self.get_temp_dir()
     for variant, seed in (("sfm", 2), ("photo", 0)):
