@@ -76,6 +76,8 @@ flags.DEFINE_string("reference", None, "Variant the others are compared with (de
 flags.DEFINE_multi_string("values", [], "'VARIANT:SPLIT=v,v,...': abs_rel of finished runs "
                           "whose records are gone (e.g. quoted in the README), one value "
                           "per seed; with it, only the comparison is printed (no training).")
+flags.DEFINE_integer("lr_drop_step", 7000, "Step of the learning-rate drop (sfm.gin's "
+                     "lr_decay_step), for the training weights' gap to their average.")
 flags.DEFINE_list("splits", ["eval", "textureless", "repeated", "occlusions"],
                   "Test splits every run is evaluated on ('eval': the standard test scenes; "
                   "the others: aign_tf.data.sfm.CONDITIONS). Finished runs of an earlier "
@@ -246,6 +248,34 @@ def summarise(records, trivial, constant_by_split):
                      f"{deviation[0]:.3f} at step {deviation[1]} "
                      f"({'within' if deviation[0] <= 0.02 else 'exceeds'} 0.02)")
     print(f"  {r['variant']} seed {r['seed']}: " + ("; ".join(cells) or "no curve"))
+  print(f"\ntraining weights against their average, mean |abs_rel difference| (max) over "
+        f"the evaluations after the first third and up to the learning-rate drop at step "
+        f"{FLAGS.lr_drop_step}, then after it:")
+  for r in records:
+    gaps = weight_gaps(r.get("curve") or [], r.get("raw_weights_curve") or [],
+                       FLAGS.lr_drop_step)
+    if gaps:
+      print(f"  {r['variant']} seed {r['seed']}: " + "; ".join(
+          f"{name} {mean:.4f} ({top:.3f})" for name, (mean, top) in gaps.items()))
+
+
+def weight_gaps(curve, raw_curve, drop_step):
+  """{"before the drop": (mean, max), "after": (mean, max)} of |training weights' abs_rel -
+  the average's| at the same evaluations, after the first third of training; a side without
+  evaluations is left out."""
+  average = {step: value for step, _, value in curve if value is not None}
+  raw = {step: value for step, _, value in raw_curve if value is not None}
+  steps = sorted(set(average) & set(raw))
+  if not steps:
+    return {}
+  later = [s for s in steps if s > steps[-1] / 3]
+  out = {}
+  for name, chosen in (("before the drop", [s for s in later if s <= drop_step]),
+                       ("after", [s for s in later if s > drop_step])):
+    if chosen:
+      gaps = [abs(raw[s] - average[s]) for s in chosen]
+      out[name] = (sum(gaps) / len(gaps), max(gaps))
+  return out
 
 
 def stability(curve, tolerance_from=1 / 3):

@@ -98,6 +98,18 @@ class CompareTest(testing.TestCase):
     self.assertIsNone(self.script.stability([(1000, 1.0, 0.3)]))
     self.assertIsNone(self.script.stability([(1000, 1.0, None), (2000, 2.0, 0.3)]))
 
+  def test_weight_gaps_before_and_after_the_drop(self):
+    average = [(1000, 1, 0.3), (4000, 4, 0.15), (6000, 6, 0.14), (8000, 8, 0.13),
+               (9000, 9, 0.12)]
+    raw = [(1000, 1, 0.5), (4000, 4, 0.19), (6000, 6, 0.12), (8000, 8, 0.131),
+           (9000, 9, 0.125)]
+    gaps = self.script.weight_gaps(average, raw, drop_step=7000)
+    self.assertAllClose(gaps["before the drop"], (0.03, 0.04))  # Step 1000 is left out.
+    self.assertAllClose(gaps["after"], (0.003, 0.005))
+    self.assertEqual(list(self.script.weight_gaps(average, raw, drop_step=10000)),
+                     ["before the drop"])
+    self.assertEqual(self.script.weight_gaps(average, [], drop_step=7000), {})
+
   def test_earlier_output_directories_are_read_back(self):
     directory = self.get_temp_dir()
     for variant, seed in (("sfm", 2), ("photo", 0)):
