@@ -501,6 +501,114 @@ def generate_depth_memory(num_examples, height=HEIGHT, width=WIDTH, seed=1, work
   return np.stack([r[0] for r in results])
 
 
+# Road scenes (a depth memory for street and highway video) ------------------------------
+
+# Depth of the sky (and of anything beyond the modelled road): far for a camera that sees
+# 5-100 units of road, and finite, as a memory must be.
+ROAD_SKY_DEPTH = 300.0
+_LANE_WIDTH = 3.7  # metres, as on motorways
+
+
+class RoadScene:
+  """A straight road along +z seen from a car's camera: the road plane, a barrier on one
+  side, a slope, trees or buildings on the other, cars in the lanes and the sky (depth
+  `ROAD_SKY_DEPTH`). Units are metres. Depth only (no textures): a memory of road depth maps,
+  so that a depth discriminator has a prior of the right kind of scene for a drive (the
+  corridor memory would pull a road's depth toward a corridor's).
+  """
+
+  def __init__(self, rng):
+    self.road_y = rng.uniform(1.1, 1.7)   # Camera height above the road (y is down).
+    lanes_left = int(rng.integers(0, 3))
+    lanes_right = int(rng.integers(0, 3))
+    lane = lambda k: k * _LANE_WIDTH
+    boxes = []
+    # Left: a barrier (a low wall along the road) beyond the last lane, sometimes a slope
+    # or wall behind it.
+    left = -lane(lanes_left) - _LANE_WIDTH / 2 - rng.uniform(0.5, 3.0)
+    barrier = rng.uniform(0.7, 1.3)
+    boxes.append((np.array([left - 0.4, self.road_y - barrier, 0.0]),
+                  np.array([left, self.road_y, 1000.0])))
+    # Right: roadside objects (trees, embankment, buildings) in segments of random height,
+    # some of them gaps.
+    right = lane(lanes_right) + _LANE_WIDTH / 2 + rng.uniform(1.0, 12.0)
+    z = rng.uniform(0.0, 10.0)
+    while z < 250.0:
+      length = rng.uniform(5.0, 40.0)
+      if rng.uniform() < 0.8:
+        height = rng.uniform(2.0, 15.0)
+        depth = rng.uniform(2.0, 20.0)
+        near = right + rng.uniform(0.0, 4.0)
+        boxes.append((np.array([near, self.road_y - height, z]),
+                      np.array([near + depth, self.road_y, z + length])))
+      z += length
+    # Cars (1.8 wide, 1.5 high, 4.5 long) in the lanes ahead.
+    for _ in range(int(rng.integers(0, 6))):
+      k = int(rng.integers(-lanes_left, lanes_right + 1))
+      x = lane(k) + rng.uniform(-0.4, 0.4)
+      z0 = rng.uniform(6.0, 90.0)
+      boxes.append((np.array([x - 0.9, self.road_y - 1.5, z0]),
+                    np.array([x + 0.9, self.road_y, z0 + 4.5])))
+    # Hills on the horizon: a far wall across the road, of random height.
+    horizon = rng.uniform(150.0, 280.0)
+    hills = rng.uniform(0.0, 30.0)
+    boxes.append((np.array([-1000.0, self.road_y - hills, horizon]),
+                  np.array([1000.0, self.road_y, horizon + 1.0])))
+    self.boxes = boxes
+    self.textures = None
+
+  def cast(self, origin, directions, shade=False):
+    """Ray parameter `[N]` of `[N, 3]` world directions from `origin` (depth only; rays that
+    hit nothing end at `ROAD_SKY_DEPTH` along the camera's axis)."""
+    if shade:
+      raise ValueError("RoadScene is depth only (shade=False)")
+    best_t = np.full(directions.shape[0], np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+      t = (self.road_y - origin[1]) / directions[:, 1]
+      best_t = np.where(t > 1e-6, t, best_t)
+      for lo, hi in self.boxes:
+        t1 = (lo[None] - origin[None]) / directions
+        t2 = (hi[None] - origin[None]) / directions
+        t_near = np.nanmax(np.minimum(t1, t2), axis=1)
+        t_far = np.nanmin(np.maximum(t1, t2), axis=1)
+        hit = (t_near <= t_far) & (t_near > 1e-6) & (t_near < best_t)
+        best_t = np.where(hit, t_near, best_t)
+    return np.minimum(best_t, ROAD_SKY_DEPTH), None
+
+
+def road_intrinsics(height, width, fov_degrees):
+  """(f_x, f_y, c_x, c_y): square pixels, a horizontal field of view, centred."""
+  if not 1.0 <= fov_degrees <= 170.0:
+    raise errors.ConfigError(f"road memory: fov_degrees must be in [1, 170], got "
+                             f"{fov_degrees}")
+  focal = (width / 2.0) / math.tan(math.radians(fov_degrees) / 2.0)
+  return np.array([focal, focal, (width - 1) / 2.0, (height - 1) / 2.0], np.float32)
+
+
+def _render_road(seed, index, height, width, fov_degrees):
+  rng = np.random.default_rng([seed, index])
+  scene = RoadScene(rng)
+  # In a lane, looking down the road: small pitch, yaw and roll.
+  angles = np.array([rng.uniform(-0.04, 0.04), rng.uniform(-0.06, 0.06),
+                     rng.uniform(-0.02, 0.02)])
+  pose = _pose(np.array([rng.uniform(-0.5, 0.5), 0.0, 0.0]), angles)
+  depth = render_view(scene, pose, height, width, road_intrinsics(height, width, fov_degrees),
+                      shade=False)[1]
+  return (depth[..., None].astype(np.float32),)
+
+
+def generate_road_memory(num_examples, height=HEIGHT, width=WIDTH, seed=0, fov_degrees=60.0,
+                         workers=None):
+  """Depth maps `[N, H, W, 1]` of procedural roads (`RoadScene`), in metres, seen through a
+  camera of horizontal field of view `fov_degrees` (match the video's)."""
+  road_intrinsics(height, width, fov_degrees)  # Checks the field of view.
+  results = _render_all("ray-casting road depth maps", _render_road, num_examples,
+                        (seed, height, width, float(fov_degrees)), workers)
+  if not results:
+    return np.zeros((0, height, width, 1), np.float32)
+  return np.stack([r[0] for r in results])
+
+
 # Snippets (short trajectories, for the ATE of Zhou et al. 2017) ---------------------------
 
 # The camera keeps this far from the side walls (boxes reach at most 0.9 into the corridor),

@@ -36,6 +36,7 @@ project_video itself). Prepared copies stay in the local cache and are never com
 """
 
 import glob
+import io
 import json
 import os
 import shutil
@@ -421,3 +422,31 @@ def dashcam_intrinsics(cache_dir=None):
     errors.DataError: not fetched (naming the command).
   """
   return os.path.join(_fetched(cache_dir, verify=False), INTRINSICS_FILE)
+
+
+# A depth memory of procedural roads (for a drive: `tasks.SfmTask.memory_file`) -----------
+
+ROAD_MEMORY_VERSION = 1
+
+
+@gin.configurable(module="data")
+def road_depth_memory(num_maps=1000, height=sfm_data.HEIGHT, width=sfm_data.WIDTH,
+                      fov_degrees=60.0, seed=0, cache_dir=None):
+  """The path of a .npy of `num_maps` road depth maps `[N, H, W, 1]` in metres
+  (`sfm_data.RoadScene`: road, barrier, roadside objects, cars, hills, sky), ray-cast once
+  and kept in the samples cache (written atomically), for
+  `tasks.SfmTask.memory_file = @data.road_depth_memory()`. Use the video's horizontal field
+  of view (the task resizes the maps to its own size).
+  """
+  if num_maps < 1:
+    raise errors.ConfigError(f"data.road_depth_memory: num_maps must be >= 1, got {num_maps}")
+  name = (f"road_memory_v{ROAD_MEMORY_VERSION}_{height}x{width}_{num_maps}_"
+          f"fov{float(fov_degrees):g}_seed{seed}.npy")
+  path = os.path.join(samples.task_dir(TASK, cache_dir), name)
+  if not os.path.isfile(path):
+    depth = sfm_data.generate_road_memory(num_maps, height, width, seed=seed,
+                                          fov_degrees=fov_degrees)
+    buffer = io.BytesIO()
+    np.save(buffer, depth)
+    files.atomic_write(path, buffer.getvalue())
+  return path

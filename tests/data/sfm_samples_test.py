@@ -25,6 +25,7 @@ from aign_tf.core import imaging
 from aign_tf.core import keys
 from aign_tf.data import frames
 from aign_tf.data import samples
+from aign_tf.data import sfm as sfm_data
 from aign_tf.data import sfm_samples
 from aign_tf.models import sfm_networks
 
@@ -314,6 +315,64 @@ class DashcamGinTest(testing.TestCase):
     frames = batch[keys.OBSERVATION][sfm_networks.FRAMES]
     self.assertEqual(frames.shape[1:], (task.height, task.width, 6))
     self.assertAllInRange(frames, 0.0, 1.0)
+    return cache
+
+  def test_the_road_prior_reads_a_road_memory(self):
+    cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
+    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam_road_prior.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
+                 [f"data.dashcam_frames.cache_dir = '{cache}'",
+                  f"data.dashcam_intrinsics.cache_dir = '{cache}'",
+                  f"data.road_depth_memory.cache_dir = '{cache}'",
+                  "data.road_depth_memory.num_maps = 4"])
+    self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.01)
+    task = config.resolve("train.task")
+    self.assertStartsWith(task.memory_file, cache)
+    batch = next(iter(task.train_dataset(2)))
+    memory = np.asarray(batch[keys.MEMORY])
+    self.assertEqual(memory.shape[1:], (task.height, task.width, 1))
+    self.assertEqual(memory.max(), sfm_data.ROAD_SKY_DEPTH)  # The sky.
+    self.assertGreater(memory.min(), 1.0)
+
+
+class RoadMemoryTest(testing.TestCase):
+
+  def test_road_plane_depth_and_sky(self):
+    scene = sfm_data.RoadScene(np.random.default_rng(3))
+    scene.boxes = []  # The road alone: depth f h / (row - c_y) below the horizon.
+    height, width = 32, 96
+    intrinsics = sfm_data.road_intrinsics(height, width, 60.0)
+    self.assertAllClose(2 * np.degrees(np.arctan(width / 2 / intrinsics[0])), 60.0)
+    _, depth = sfm_data.render_view(scene, np.eye(4), height, width, intrinsics, shade=False)
+    rows = np.arange(height)
+    below = rows > intrinsics[3] + 1
+    expected = intrinsics[1] * scene.road_y / (rows[below] - intrinsics[3])
+    self.assertAllClose(depth[below, width // 2], np.minimum(expected, 300.0), rtol=1e-5)
+    self.assertTrue(np.all(depth[rows < intrinsics[3], :] == sfm_data.ROAD_SKY_DEPTH))
+
+  def test_generated_maps_are_valid_and_seeded(self):
+    maps = sfm_data.generate_road_memory(3, 16, 48, seed=1, fov_degrees=63.0, workers=1)
+    self.assertEqual(maps.shape, (3, 16, 48, 1))
+    sfm_data.check_depth_memory(maps, "road")
+    self.assertAllEqual(maps, sfm_data.generate_road_memory(3, 16, 48, seed=1,
+                                                            fov_degrees=63.0, workers=1))
+    self.assertNotAllEqual(maps, sfm_data.generate_road_memory(3, 16, 48, seed=2,
+                                                               fov_degrees=63.0, workers=1))
+    with self.assertRaisesRegex(errors.ConfigError, "fov_degrees must be in"):
+      sfm_data.generate_road_memory(1, 16, 48, fov_degrees=0.0)
+
+  def test_cached_once(self):
+    cache = self.get_temp_dir()
+    path = sfm_samples.road_depth_memory(num_maps=2, height=16, width=48, cache_dir=cache)
+    self.assertEqual(os.listdir(os.path.dirname(path)), [os.path.basename(path)])
+    loaded = sfm_data.load_depth_memory(path, 8, 24)
+    self.assertEqual(loaded.shape, (2, 8, 24, 1))
+    with mock.patch.object(sfm_data, "generate_road_memory") as generate:
+      self.assertEqual(sfm_samples.road_depth_memory(num_maps=2, height=16, width=48,
+                                                     cache_dir=cache), path)
+    generate.assert_not_called()
+    with self.assertRaisesRegex(errors.ConfigError, "num_maps must be >= 1"):
+      sfm_samples.road_depth_memory(num_maps=0, cache_dir=cache)
 
 
 if __name__ == "__main__":
