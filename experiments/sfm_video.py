@@ -20,8 +20,10 @@ variants, then measures on the held-out last 10% of the pairs (consecutive frame
 Variants:
   photometric      gin/sfm_video.gin as shipped: view synthesis + smoothness, no discriminator
   aign_corridors   the same + the depth discriminator (weight 0.01) against the built-in
-                   procedural corridor memory (500 maps): the only memory there is, of
-                   other scenes
+                   procedural corridor memory (500 maps), of other scenes
+  aign_road        the same against 1000 procedural road depth maps
+                   (`@data.road_depth_memory()`, seen through --road_fov_degrees): the
+                   prior of `gin/sfm_dashcam_road_prior.gin`
 
 Writes `<output_dir>/results.json` and `depth_strip.png` (rows: target frame, then the
 depth colour map of each variant, for a few held-out frames).
@@ -49,7 +51,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 VARIANTS = {"photometric": [],
             "aign_corridors": ["models.AIGN.adversarial_weight = 0.01",
-                               "tasks.SfmTask.num_memory = 500"]}
+                               "tasks.SfmTask.num_memory = 500"],
+            "aign_road": ["models.AIGN.adversarial_weight = 0.01",
+                          "tasks.SfmTask.memory_file = @data.road_depth_memory()"]}
 
 flags.DEFINE_string("video", None, "A video file or a folder of frames (binds "
                     "sfm_sources.Frames.data_dir; not needed with a --gin_file that sets it).")
@@ -59,6 +63,8 @@ flags.DEFINE_list("variants", list(VARIANTS), f"Any of {sorted(VARIANTS)}.")
 flags.DEFINE_integer("train_steps", 600, "Steps per run.")
 flags.DEFINE_integer("seed", 0, "Training seed.")
 flags.DEFINE_string("output_dir", "/tmp/sfm_video", "Runs, results.json, depth_strip.png.")
+flags.DEFINE_float("road_fov_degrees", 60.0, "aign_road: the road memory's horizontal "
+                   "field of view (the video's after the crop; 62.9 for the dashcam).")
 flags.DEFINE_integer("strip_frames", 4, "Held-out frames in the picture.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
 FLAGS = flags.FLAGS
@@ -75,7 +81,10 @@ def train(variant, model_dir):
               f"--gin_bindings=train.seed = {FLAGS.seed}",
               f"--gin_bindings=train.eval_every = {every}",
               f"--gin_bindings=train.checkpoint_every = {every}"]
-  command += [f"--gin_bindings={b}" for b in VARIANTS[variant] + FLAGS.gin_bindings]
+  bindings = list(VARIANTS[variant])
+  if variant == "aign_road":
+    bindings.append(f"data.road_depth_memory.fov_degrees = {FLAGS.road_fov_degrees}")
+  command += [f"--gin_bindings={b}" for b in bindings + FLAGS.gin_bindings]
   print(" ".join(command), flush=True)
   start = time.time()
   with open(model_dir + ".log", "w") as log:

@@ -45,6 +45,15 @@ class TrainCommandTest(testing.TestCase):
     # A long run evaluates 20 times, not every 200 steps.
     self.assertIn("--gin_bindings=train.eval_every = 500", command)
 
+  def test_the_road_prior_variant(self):
+    self.parse("--gin_file=gin/sfm_dashcam.gin", "--road_fov_degrees=62.9")
+    self.script.train("aign_road", os.path.join(self.get_temp_dir(), "aign_road"))
+    command = self.calls[-1]
+    self.assertIn("--gin_bindings=tasks.SfmTask.memory_file = @data.road_depth_memory()",
+                  command)
+    self.assertIn("--gin_bindings=data.road_depth_memory.fov_degrees = 62.9", command)
+    self.assertIn("--gin_bindings=models.AIGN.adversarial_weight = 0.01", command)
+
   def test_the_video_gin_file_needs_a_video(self):
     self.parse()
     with self.assertRaisesRegex(app.UsageError, "--video is required"):
