@@ -107,6 +107,23 @@ class MetricScaleTest(testing.TestCase):
       loss = tf.reduce_mean(tf.math.log(depth))
     self.assertGreater(abs(float(tape.gradient(loss, net.global_log_scale)[0, 0])), 0.1)
 
+  def test_scale_statistic_mean_fixes_the_arithmetic_mean(self):
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
+                                         metric_scale="global", scale_statistic="mean")
+    frames = tf.random.stateless_uniform([2, 16, 32, 6], [7, 8])
+    net(frames)  # Builds the layers.
+    net.disparity.bias.assign([0.5])  # Any output: only the normalisation is tested.
+    net.disparity.kernel.assign(tf.random.stateless_normal(net.disparity.kernel.shape, [1, 1]))
+    depth = np.asarray(net(frames)["depth"])
+    self.assertAllClose(depth.mean(axis=(1, 2, 3)), [5.0, 5.0], rtol=1e-4)
+    self.assertGreater(np.std(np.log(depth)), 0.01)  # Not a constant map.
+    net.global_log_scale.assign([[math.log(2.0)]])
+    expected = 5.0 * math.exp(3.0 * math.tanh(math.log(2.0) / 3.0))
+    self.assertAllClose(np.asarray(net(frames)["depth"]).mean(axis=(1, 2, 3)), [expected] * 2,
+                        rtol=1e-4)
+    with self.assertRaisesRegex(ValueError, "scale_statistic must be"):
+      sfm_networks.DepthEgomotionNet(mean_depth=5.0, scale_statistic="median")
+
   def test_metric_scale_modes(self):
     per_image = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
                                                metric_scale="per_image")
