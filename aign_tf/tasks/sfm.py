@@ -392,8 +392,8 @@ class SfmTask(base.Task):
     won over the photometric term, or the output saturated).
     "memory_units": the memory's median depth differs by more than `MAX_SCALE_RATIO` from
     the data's known scale (the batch's true depth, procedural and KITTI data) or, without
-    one, from the predictions' median (which `generators.DepthEgomotionNet.mean_depth`
-    fixes).
+    one, its harmonic mean from the predictions' (which
+    `generators.DepthEgomotionNet.mean_depth` fixes).
     """
     problems = {}
     spread = float(np.median(log_depth_spread(prediction["depth"])))
@@ -415,20 +415,26 @@ class SfmTask(base.Task):
 
   def _memory_scale_problem(self, batch, prediction):
     memory = np.asarray(batch[keys.MEMORY], np.float64)
+    memory = memory[memory > 0]
     if keys.TARGET in batch and np.any(np.asarray(batch[keys.TARGET]) > 0):
       reference = np.asarray(batch[keys.TARGET], np.float64)
       what = "true depth of the training inputs"
+      statistic, name = np.median, "median depth"
     else:
       reference = np.asarray(prediction["depth"], np.float64)
       what = "predicted depth"
-    memory_median = float(np.median(memory[memory > 0]))
-    reference_median = float(np.median(reference[reference > 0]))
-    ratio = memory_median / max(reference_median, 1e-12)
+      # The statistic the generator's normalisation fixes (`mean_depth`: the harmonic mean
+      # of each map), which far regions hardly move: a road memory in metres with its sky at
+      # 300 has a median ~11x the normalised predictions' but a harmonic mean ~4x.
+      statistic, name = (lambda d: 1.0 / np.mean(1.0 / d)), "harmonic mean depth"
+    memory_value = float(statistic(memory))
+    reference_value = float(statistic(reference[reference > 0]))
+    ratio = memory_value / max(reference_value, 1e-12)
     if 1.0 / MAX_SCALE_RATIO <= ratio <= MAX_SCALE_RATIO:
       return {}
     return {"memory_units": (
-        f"the depth memory ({self._describe_memory()}) has median depth {memory_median:.4g}, "
-        f"{ratio:.3g}x the {what}'s {reference_median:.4g}: it is probably in other units "
+        f"the depth memory ({self._describe_memory()}) has {name} {memory_value:.4g}, "
+        f"{ratio:.3g}x the {what}'s {reference_value:.4g}: it is probably in other units "
         "(millimetres vs metres?) or not depth (disparity?). Remedy: rescale tasks.SfmTask."
         "memory_file to the inputs' units. (DepthDiscriminator compares scale-normalised log "
         "depth, so only the memory's shape reaches it; a discriminator that sees scale would "

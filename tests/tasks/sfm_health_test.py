@@ -88,6 +88,20 @@ class MemoryCheckTest(testing.TestCase):
     batch = {keys.MEMORY: 2.0 * depth, keys.TARGET: depth}
     self.assertEqual(task.health(batch, {"depth": depth}), {})
 
+  def test_without_true_depth_the_harmonic_means_compare(self):
+    task = sfm.SfmTask(height=16, width=32)
+    rng = np.random.default_rng(0)
+    # Normalised predictions (harmonic mean ~5) and a road memory in metres: near road
+    # 8-30 m, the top 6 of 16 rows sky at 300 m (median ~7x the predictions').
+    predicted = np.exp(rng.normal(1.3, 0.4, (2, 16, 32, 1)))
+    road = rng.uniform(8.0, 30.0, (2, 16, 32, 1))
+    road[:, :6] = 300.0
+    self.assertGreater(np.median(road) / np.median(predicted), 3.0)
+    self.assertEqual(task.health({keys.MEMORY: road}, {"depth": predicted}), {})
+    problems = task.health({keys.MEMORY: 1000.0 * road}, {"depth": predicted})
+    self.assertRegex(problems["memory_units"],
+                     r"harmonic mean depth [\d.e+]+, [\d.e+]+x the predicted depth's")
+
   def test_flat_depth_is_a_problem(self):
     task = sfm.SfmTask(height=16, width=32)
     flat = np.full((2, 16, 32, 1), 5.0)
