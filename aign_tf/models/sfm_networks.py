@@ -127,7 +127,6 @@ class DepthEgomotionNet(keras.Model):
     if metric_scale and not self.mean_depth:
       raise ValueError("DepthEgomotionNet.metric_scale needs mean_depth (the normalised "
                        "depth it rescales)")
-    self.metric_scale_mode = metric_scale or None
     if scale_statistic not in ("harmonic_mean", "mean"):
       raise ValueError(f"DepthEgomotionNet.scale_statistic must be 'harmonic_mean' or 'mean', "
                        f"got {scale_statistic!r}")
