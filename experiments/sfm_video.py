@@ -22,8 +22,7 @@ Variants:
   aign_corridors   the same + the depth discriminator (weight 0.01) against the built-in
                    procedural corridor memory (500 maps), of other scenes
   aign_road        the same against 1000 procedural road depth maps
-                   (`@data.road_depth_memory()`, seen through --road_fov_degrees): the
-                   prior of `gin/sfm_dashcam_road_prior.gin`
+                   (`@data.road_depth_memory()`, seen through --road_fov_degrees)
 
 Writes `<output_dir>/results.json` and `depth_strip.png` (rows: target frame, then the
 depth colour map of each variant, for a few held-out frames).

@@ -437,6 +437,10 @@ def road_depth_memory(num_maps=1000, height=sfm_data.HEIGHT, width=sfm_data.WIDT
   and kept in the samples cache (written atomically), for
   `tasks.SfmTask.memory_file = @data.road_depth_memory()`. Use the video's horizontal field
   of view (the task resizes the maps to its own size).
+
+  Not a working prior yet: on the dashcam drive at weight 0.01 (`experiments/sfm_video.py
+  --variants=aign_road`, 5000 steps) the discriminator won outright by step 400 and the
+  depth collapsed to sky and one plane (README, "sfm").
   """
   if num_maps < 1:
     raise errors.ConfigError(f"data.road_depth_memory: num_maps must be >= 1, got {num_maps}")

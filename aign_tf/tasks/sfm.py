@@ -86,9 +86,7 @@ def sfm_prior_weight(weight=0.01):
       "(tasks.SfmTask.memory_file is unset; the built-in memory shows procedural "
       "corridors): training without the depth discriminator (adversarial weight 0 instead "
       "of %g). To use a depth prior, bind tasks.SfmTask.memory_file to a .npy of depth maps "
-      "of the same kind of scenes [N, H, W], in the same units (for a drive: "
-      "@data.road_depth_memory(), procedural roads; gin/sfm_dashcam_road_prior.gin).",
-      source.name,
+      "of the same kind of scenes [N, H, W], in the same units.", source.name,
       _bound(f"sfm_sources.{source.__name__}.data_dir", "?"), weight)
   return 0.0
 

@@ -319,10 +319,13 @@ class DashcamGinTest(testing.TestCase):
 
   def test_the_road_prior_reads_a_road_memory(self):
     cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
-    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam_road_prior.gin"),
+    # The bindings of experiments/sfm_video.py's aign_road variant.
+    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam.gin"),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
                  [f"data.dashcam_frames.cache_dir = '{cache}'",
                   f"data.dashcam_intrinsics.cache_dir = '{cache}'",
+                  "tasks.SfmTask.memory_file = @data.road_depth_memory()",
+                  "models.AIGN.adversarial_weight = 0.01",
                   f"data.road_depth_memory.cache_dir = '{cache}'",
                   "data.road_depth_memory.num_maps = 4"])
     self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.01)

@@ -19,7 +19,6 @@ class PriorWeightTest(testing.TestCase):
     text = "\n".join(logs.output)
     self.assertIn("/data/drive.mp4", text)
     self.assertIn("tasks.SfmTask.memory_file", text)
-    self.assertIn("@data.road_depth_memory()", text)
 
   def test_a_video_with_a_memory_keeps_it(self):
     config.parse([], ["tasks.SfmTask.source = 'frames'",
