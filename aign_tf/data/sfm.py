@@ -223,6 +223,16 @@ def _lookup(texture, u, v):
 
 # Scenes ----------------------------------------------------------------------------------
 
+def _box_hit(origin, directions, lo, hi, best_t):
+  """(hit `[N]`, entry parameter `[N]`) of rays against an axis-aligned box [lo, hi] (the slab
+  method): hit where the ray enters the box in front of the origin, before `best_t`."""
+  t1 = (lo[None] - origin[None]) / directions
+  t2 = (hi[None] - origin[None]) / directions
+  t_near = np.nanmax(np.minimum(t1, t2), axis=1)
+  t_far = np.nanmin(np.maximum(t1, t2), axis=1)
+  return (t_near <= t_far) & (t_near > 1e-6) & (t_near < best_t), t_near
+
+
 class Scene:
   """A corridor along +z: floor, ceiling, side walls, an end wall and boxes on the floor.
 
@@ -298,11 +308,7 @@ class Scene:
         best_t = np.where(hit, t, best_t)
         surface = np.where(hit, index, surface)
       for index, (lo, hi) in enumerate(self.boxes):
-        t1 = (lo[None] - origin[None]) / directions
-        t2 = (hi[None] - origin[None]) / directions
-        t_near = np.nanmax(np.minimum(t1, t2), axis=1)
-        t_far = np.nanmin(np.maximum(t1, t2), axis=1)
-        hit = (t_near <= t_far) & (t_near > 1e-6) & (t_near < best_t)
+        hit, t_near = _box_hit(origin, directions, lo, hi, best_t)
         best_t = np.where(hit, t_near, best_t)
         surface = np.where(hit, 5 + index, surface)
     if not shade:
@@ -567,11 +573,7 @@ class RoadScene:
       t = (self.road_y - origin[1]) / directions[:, 1]
       best_t = np.where(t > 1e-6, t, best_t)
       for lo, hi in self.boxes:
-        t1 = (lo[None] - origin[None]) / directions
-        t2 = (hi[None] - origin[None]) / directions
-        t_near = np.nanmax(np.minimum(t1, t2), axis=1)
-        t_far = np.nanmin(np.maximum(t1, t2), axis=1)
-        hit = (t_near <= t_far) & (t_near > 1e-6) & (t_near < best_t)
+        hit, t_near = _box_hit(origin, directions, lo, hi, best_t)
         best_t = np.where(hit, t_near, best_t)
     return np.minimum(best_t, ROAD_SKY_DEPTH), None
 
