@@ -46,7 +46,7 @@ STATISTICS = {"median": _median, "mean": _mean, "geometric mean": _geometric_mea
 
 def scale_errors(true_depth, memory, statistic):
   """|log scale ratio| per map of `true_depth` `[N, ...]` normalised so that `statistic`
-  equals its median over the `memory` maps `[M, ...]` (valid pixels: depth > 0)."""
+  equals its median over the `memory` maps `[M, ...]` (every depth must be > 0)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   flat = lambda d: np.asarray(d, np.float64).reshape(len(d), -1)
   true_depth, memory = flat(true_depth), flat(memory)
