@@ -10,7 +10,9 @@ training). Prints
     (per-image median scaling), egomotion translation error (per-pair scale aligned),
     rotation error in degrees and ATE on 5-frame snippets (scale aligned), abs_rel without
     median scaling (`_memory_median`: each prediction scaled to the memory's median depth,
-    what a model without a scale of its own reaches without labels; `_unscaled`: as
+    what a model without a scale of its own reaches without labels; `_memory_mean`: each
+    scaled so its mean depth is the memory maps' median mean, the tighter such constant;
+    `_unscaled`: as
     predicted, the normalisation's arbitrary scale for scale-free models), and the minutes
     each run took;
   * the same metrics for trivial predictors (constant depth, the mean depth map of the
@@ -55,7 +57,8 @@ from absl import flags
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = ("sfm", "sfm_photometric_only", "sfm_paired_only", "sfm_aign_paired")
 COLUMNS = ("abs_rel", "sq_rel", "rmse", "log_rmse", "delta_1.25", "translation_error",
-           "rotation_error_deg", "ate_mean", "abs_rel_memory_median", "abs_rel_unscaled")
+           "rotation_error_deg", "ate_mean", "abs_rel_memory_median", "abs_rel_memory_mean",
+           "abs_rel_unscaled")
 # Every evaluation adds the metrics without median scaling (`tasks.sfm.SfmTask`).
 UNSCALED_BINDING = "tasks.SfmTask.unscaled_metrics = True"
 UNSCALED = f"--gin_bindings={UNSCALED_BINDING}"
@@ -296,6 +299,7 @@ SPLIT_COLUMNS = ("abs_rel", "delta_1.25", "rotation_error_deg")
 # same for one constant scale from the memory.
 SCALE_COLUMNS = ("scale_ratio", "scale_error", "scale_within_10pct",
                  "scale_error_memory_median", "scale_within_10pct_memory_median",
+                 "scale_error_memory_mean", "scale_within_10pct_memory_mean",
                  "ate_unscaled_mean")
 
 

@@ -98,12 +98,14 @@ def log_depth_spread(depth):
   return log_depth.reshape(len(log_depth), -1).std(axis=1)
 
 
-# Metrics of predictions scaled to the memory's median depth (`unscaled_depth_metrics`).
+# Metrics of predictions scaled to the memory's median depth, or so that each map's
+# arithmetic mean is the median of the memory maps' means (`unscaled_depth_metrics`).
 MEMORY_MEDIAN_SUFFIX = "_memory_median"
+MEMORY_MEAN_SUFFIX = "_memory_mean"
 
 
 def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_median=None,
-                           suffix="_unscaled"):
+                           to_mean=None, suffix="_unscaled"):
   """Per-example `[B]` depth errors WITHOUT scaling by the true depth (abs_rel, rmse,
   delta < 1.25, as `sfm_metrics.depth_metrics`, names + `suffix`), the scale ratio
   median(predicted) / median(true), the scale error |log ratio| and whether the ratio is
@@ -113,7 +115,13 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
 
   With `to_median`, each prediction is first scaled so that its median is `to_median`:
   the memory's median depth gives the baseline a model without a scale of its own can
-  reach (one constant for every image, known without any label)."""
+  reach (one constant for every image, known without any label). With `to_mean`, each
+  prediction is scaled so that its arithmetic mean (over all its pixels, as the memory's
+  maps were measured) is `to_mean`: of the per-map statistics one constant can hold fixed,
+  the mean is the one whose value varies least across the procedural scenes
+  (`experiments/sfm_scale_statistics.py`)."""
+  if to_median is not None and to_mean is not None:
+    raise ValueError("unscaled_depth_metrics: give to_median or to_mean, not both")
   true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)
   predicted = np.asarray(predicted_depth, np.float64).reshape(len(true_depth), -1)
   scale_suffix = "" if suffix == "_unscaled" else suffix
@@ -125,6 +133,8 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
     valid = np.isfinite(gt) & (gt > min_depth)
     if not valid.any():
       continue
+    if to_mean is not None:
+      pred = pred * (to_mean / np.mean(np.maximum(pred, min_depth)))
     gt, pred = gt[valid], np.maximum(pred[valid], min_depth)
     if to_median is not None:
       pred = pred * (to_median / np.median(pred))
@@ -261,6 +271,16 @@ class SfmTask(base.Task):
       return float(np.median(depth[depth > 0]))
     return self._cached("memory_median", median)
 
+  def _memory_mean(self):
+    """The median over the memory's maps of each map's arithmetic mean depth (its valid
+    pixels), cached: the constant of the "_memory_mean" metrics."""
+    def mean():
+      depth = self._memory(int(_bound("train.seed", 0))).astype(np.float64)
+      depth = depth.reshape(len(depth), -1)
+      valid = depth > 0
+      return float(np.median((depth * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)))
+    return self._cached("memory_mean", mean)
+
   def _describe_memory(self):
     return (f"the depth maps in {self.memory_file}" if self.memory_file else
             "procedural corridor depth maps")
@@ -375,6 +395,9 @@ class SfmTask(base.Task):
         out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"],
                                           to_median=self._memory_median(),
                                           suffix=MEMORY_MEDIAN_SUFFIX))
+        out.update(unscaled_depth_metrics(batch[keys.TARGET], prediction["depth"],
+                                          to_mean=self._memory_mean(),
+                                          suffix=MEMORY_MEAN_SUFFIX))
     if EGOMOTION in batch:
       out.update(sfm_metrics.egomotion_metrics(batch[EGOMOTION], prediction["egomotion"],
                                                unscaled=self.unscaled_metrics))

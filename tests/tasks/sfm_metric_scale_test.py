@@ -59,6 +59,25 @@ class MetricScaleTest(testing.TestCase):
     self.assertAllClose(doubled.metrics({"target": true}, {"depth": true})[
         "scale_ratio_memory_median"], 2.0 * expected)
 
+  def test_memory_mean_baseline_fixes_each_maps_mean(self):
+    # Scaled to the memory maps' median mean depth, a prediction right up to scale is off by
+    # that constant / its own true mean (up to the median-vs-mean of one map), whatever its
+    # own scale; a map that is the true one at another scale is scored as the true one
+    # scaled, so a map whose mean equals the constant is exact.
+    task = sfm.SfmTask(metric_scale=True, height=16, width=32, num_memory=3, cache_dir=None)
+    memory = task._memory(0).reshape(3, -1).astype(np.float64)  # pylint: disable=protected-access
+    constant = float(np.median([m[m > 0].mean() for m in memory]))
+    true = np.exp(np.random.default_rng(2).normal(1.0, 0.3, (2, 16, 32, 1)))
+    true[1] *= constant / true[1].mean()
+    out = task.metrics({"target": true}, {"depth": 3.0 * true})
+    expected = constant / true.reshape(2, -1).mean(axis=1)
+    self.assertAllClose(out["scale_ratio_memory_mean"], expected)
+    self.assertAllClose(out["abs_rel_memory_mean"], np.abs(expected - 1.0))
+    self.assertAllClose(out["abs_rel_memory_mean"][1], 0.0, atol=1e-9)
+    self.assertEqual(out["scale_within_10pct_memory_mean"][1], 1.0)
+    with self.assertRaisesRegex(ValueError, "to_median or to_mean"):
+      sfm.unscaled_depth_metrics(true, true, to_median=1.0, to_mean=1.0)
+
   def test_unscaled_translation_and_ate(self):
     true = np.array([[0.1, 0.0, 1.0, 0.0, 0.0, 0.0]] * 4)
     half = true * [0.5, 0.5, 0.5, 1, 1, 1]
