@@ -13,7 +13,7 @@ def load_script():
 
 def record(variant, seed, abs_rel, textureless=None):
   splits = {"eval": {"abs_rel": abs_rel, "delta_1.25": 1 - abs_rel,
-                     "abs_rel_unscaled": 2 * abs_rel}}
+                     "abs_rel_unscaled": 2 * abs_rel, "abs_rel_memory_mean": 1.5 * abs_rel}}
   if textureless is not None:
     splits["textureless"] = {"abs_rel": textureless}
   return {"variant": variant, "seed": seed, "metrics": splits["eval"], "splits": splits}
@@ -131,8 +131,12 @@ class CompareTest(testing.TestCase):
   def test_splits_evaluated_without_the_unscaled_metrics_are_evaluated_again(self):
     model_dir = os.path.join(self.get_temp_dir(), "sfm_seed0")
     os.makedirs(model_dir)
-    reports = {"textureless": {"abs_rel": 0.2}, "repeated": {"abs_rel": 0.3,
-                                                             "abs_rel_unscaled": 0.5}}
+    # textureless: before any metric without median scaling; occlusions: before the newest
+    # (the memory-mean constant); repeated: current.
+    reports = {"textureless": {"abs_rel": 0.2},
+               "occlusions": {"abs_rel": 0.2, "abs_rel_unscaled": 0.4},
+               "repeated": {"abs_rel": 0.3, "abs_rel_unscaled": 0.5,
+                            "abs_rel_memory_mean": 0.45}}
     for split, metrics in reports.items():
       with open(os.path.join(model_dir, f"test_report_{split}.json"), "w") as f:
         json.dump({"metrics": metrics}, f)
@@ -143,18 +147,20 @@ class CompareTest(testing.TestCase):
       calls.append(command)
       path = next(a for a in command if a.startswith("--output_json="))[len("--output_json="):]
       with open(path, "w") as f:
-        json.dump({"metrics": {"abs_rel": 0.25, "abs_rel_unscaled": 0.6}}, f)
+        json.dump({"metrics": {"abs_rel": 0.25, "abs_rel_unscaled": 0.6,
+                               "abs_rel_memory_mean": 0.55}}, f)
 
     self.enter_context(mock.patch.object(self.script.subprocess, "run", evaluate))
-    self.script.FLAGS(["sfm_ablation", "--splits=eval,textureless,repeated"])
+    self.script.FLAGS(["sfm_ablation", "--splits=eval,textureless,repeated,occlusions"])
     old = {"variant": "sfm", "seed": 0, "metrics": {"abs_rel": 0.1}}
     result = self.script.evaluate_splits(old, model_dir, env={})
     evaluated = sorted(next(a for a in c if a.startswith("--split=")) for c in calls)
-    self.assertEqual(evaluated, ["--split=eval", "--split=textureless"])
+    self.assertEqual(evaluated, ["--split=eval", "--split=occlusions", "--split=textureless"])
     self.assertTrue(all(self.script.UNSCALED in c for c in calls))
     self.assertEqual(result["splits"]["repeated"]["abs_rel_unscaled"], 0.5)
     self.assertEqual(result["splits"]["textureless"]["abs_rel_unscaled"], 0.6)
     self.assertEqual(result["metrics"]["abs_rel_unscaled"], 0.6)
+    self.assertEqual(result["splits"]["occlusions"]["abs_rel_memory_mean"], 0.55)
     with open(model_dir + ".record.json") as f:
       self.assertEqual(json.load(f)["splits"]["textureless"]["abs_rel"], 0.25)
 
