@@ -11,7 +11,7 @@ training). Prints
     rotation error in degrees and ATE on 5-frame snippets (scale aligned), abs_rel without
     median scaling (`_memory_median`: each prediction scaled to the memory's median depth,
     what a model without a scale of its own reaches without labels; `_memory_mean`: each
-    scaled so its mean depth is the memory maps' median mean, the tighter such constant;
+    scaled so its mean depth is the memory maps' median mean, the other such constant;
     `_unscaled`: as
     predicted, the normalisation's arbitrary scale for scale-free models), and the minutes
     each run took;

@@ -34,9 +34,9 @@ flags.DEFINE_integer("max_frames", None, "Stop after this many frames.")
 flags.DEFINE_bool("gif", True, "Also write depth.gif.")
 flags.DEFINE_float("gif_fps", None, "GIF frame rate (default: the video's / step, else 10).")
 flags.DEFINE_integer("batch_size", 8, "Frame pairs per model call.")
-flags.DEFINE_float("mean_depth", None, "Rescale each frame so its mean depth is this (e.g. "
-                   "7.9, the procedural memory's median mean depth in metres, or a "
-                   "typical depth of your scenes); default: the model's units.")
+flags.DEFINE_float("median_depth", None, "Rescale each frame so its median depth is this "
+                   "(e.g. 6.6, the procedural memory's median depth in metres, or a typical "
+                   "depth of your scenes); default: the model's units.")
 FLAGS = flags.FLAGS
 
 
@@ -47,7 +47,7 @@ def _run():
       intrinsics=FLAGS.intrinsics, fov_degrees=FLAGS.fov_degrees, step=FLAGS.step,
       max_frames=FLAGS.max_frames, ply_frame=FLAGS.ply_frame, ply_format=FLAGS.ply_format,
       gif=FLAGS.gif, gif_fps=FLAGS.gif_fps, batch_size=FLAGS.batch_size,
-      mean_depth=FLAGS.mean_depth)
+      median_depth=FLAGS.median_depth)
 
 
 def main(argv):

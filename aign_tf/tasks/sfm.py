@@ -118,8 +118,9 @@ def unscaled_depth_metrics(true_depth, predicted_depth, min_depth=1e-3, to_media
   reach (one constant for every image, known without any label). With `to_mean`, each
   prediction is scaled so that its arithmetic mean (over all its pixels, as the memory's
   maps were measured) is `to_mean`: of the per-map statistics one constant can hold fixed,
-  the mean is the one whose value varies least across the procedural scenes
-  (`experiments/sfm_scale_statistics.py`)."""
+  the mean is the one whose value varies least across the procedural scenes' true depth
+  (`experiments/sfm_scale_statistics.py`); on predicted depth the median did better (a
+  map's mean rests on its far pixels, the least accurate; README, "Metric scale")."""
   if to_median is not None and to_mean is not None:
     raise ValueError("unscaled_depth_metrics: give to_median or to_mean, not both")
   true_depth = np.asarray(true_depth, np.float64).reshape(len(true_depth), -1)

@@ -155,13 +155,14 @@ class DepthVideoTest(testing.TestCase):
     self.assertLen(points, 32 * 64)
     self.assertFalse(os.path.exists(os.path.join(self.out, "depth.gif")))
 
-  def test_mean_depth_rescales_each_frame_and_its_translation(self):
+  def test_median_depth_rescales_each_frame_and_its_translation(self):
     plain = os.path.join(self.get_temp_dir(), "plain")
     depth_video.run(self.folder, plain, model=self.model, max_frames=4, gif=False, ply_frame=3)
     summary = depth_video.run(self.folder, self.out, model=self.model, max_frames=4,
-                              gif=False, ply_frame=3, mean_depth=7.9)
+                              gif=False, ply_frame=3, median_depth=6.6)
     before, after = (np.load(os.path.join(d, "depth.npz")) for d in (plain, self.out))
-    np.testing.assert_allclose(after["depth"].mean(axis=(1, 2)), [7.9] * 4, rtol=1e-5)
+    np.testing.assert_allclose(np.median(after["depth"].reshape(4, -1), axis=1), [6.6] * 4,
+                               rtol=1e-5)
     factors = after["depth"][:, 0, 0] / before["depth"][:, 0, 0]
     np.testing.assert_allclose(summary["depth_factors"], factors, rtol=1e-5)
     np.testing.assert_allclose(after["depth"], before["depth"] * factors[:, None, None],
@@ -175,8 +176,8 @@ class DepthVideoTest(testing.TestCase):
     _, plain_points, _ = read_ply(os.path.join(plain, "points_f03.ply"))
     np.testing.assert_allclose(points, plain_points * factors[3], rtol=1e-4, atol=1e-6)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
-      with self.assertRaisesRegex(errors.ConfigError, "mean_depth must be a finite depth"):
-        depth_video.run(self.folder, self.out + "_bad", model=self.model, mean_depth=bad)
+      with self.assertRaisesRegex(errors.ConfigError, "median_depth must be a finite depth"):
+        depth_video.run(self.folder, self.out + "_bad", model=self.model, median_depth=bad)
       self.assertFalse(os.path.exists(self.out + "_bad"))
 
   def test_video(self):
