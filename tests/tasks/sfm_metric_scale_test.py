@@ -141,7 +141,24 @@ class MetricScaleTest(testing.TestCase):
     self.assertAllClose(np.asarray(net(frames)["depth"]).mean(axis=(1, 2, 3)), [expected] * 2,
                         rtol=1e-4)
     with self.assertRaisesRegex(ValueError, "scale_statistic must be"):
-      sfm_networks.DepthEgomotionNet(mean_depth=5.0, scale_statistic="median")
+      sfm_networks.DepthEgomotionNet(mean_depth=5.0, scale_statistic="geometric")
+
+  def test_scale_statistic_median_fixes_the_median(self):
+    net = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
+                                         metric_scale="global", scale_statistic="median")
+    frames = tf.random.stateless_uniform([2, 16, 32, 6], [7, 8])
+    net(frames)
+    net.disparity.kernel.assign(tf.random.stateless_normal(net.disparity.kernel.shape, [2, 1]))
+    with tf.GradientTape() as tape:
+      depth = net(frames)["depth"]
+      loss = tf.reduce_mean(depth[:, :8])
+    depth = np.asarray(depth)
+    self.assertAllClose(np.median(depth.reshape(2, -1), axis=1), [5.0, 5.0], rtol=1e-4)
+    self.assertGreater(np.std(np.log(depth)), 0.01)
+    # Gradients flow through the sort to the network.
+    self.assertGreater(float(tf.norm(tape.gradient(loss, net.disparity.kernel))), 0.0)
+    self.assertAllClose(np.asarray(sfm_networks._median_per_example(  # pylint: disable=protected-access
+        tf.constant([[[[1.0], [4.0]], [[2.0], [9.0]]]]))), [[[[3.0]]]])
 
   def test_metric_scale_modes(self):
     per_image = sfm_networks.DepthEgomotionNet(base_filters=4, num_levels=2, mean_depth=5.0,
