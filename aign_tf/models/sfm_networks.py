@@ -80,7 +80,6 @@ def _conv(filters, kernel=3, strides=1, activation="relu"):
                              activation=activation)
 
 
-@gin.configurable(module="generators")
 def _median_per_example(x):
   """The median of each example's values `[B, ...]` -> `[B, 1, 1, 1]` (for an even count, the
   mean of the two middle values); differentiable through the sort."""
@@ -91,6 +90,7 @@ def _median_per_example(x):
   return tf.reshape(middle, [-1, 1, 1, 1])
 
 
+@gin.configurable(module="generators")
 class DepthEgomotionNet(keras.Model):
   """Target + source frames -> target depth and target-to-source egomotion."""
 
