@@ -22,7 +22,10 @@ Variants:
   aign_corridors   the same + the depth discriminator (weight 0.01) against the built-in
                    procedural corridor memory (500 maps), of other scenes
   aign_road        the same against 1000 procedural road depth maps
-                   (`@data.road_depth_memory()`, seen through --road_fov_degrees)
+                   (`@data.road_depth_memory()`), seen through the task's own camera
+                   (--road_camera=task: the training pairs' intrinsics, so the horizon sits
+                   where the video's does; `fov`: a centred camera of --road_fov_degrees,
+                   as first measured) and mirrored like the pairs (--road_mirror)
 
 Writes `<output_dir>/results.json` and `depth_strip.png` (rows: target frame, then the
 depth colour map of each variant, for a few held-out frames).
@@ -64,6 +67,11 @@ flags.DEFINE_integer("seed", 0, "Training seed.")
 flags.DEFINE_string("output_dir", "/tmp/sfm_video", "Runs, results.json, depth_strip.png.")
 flags.DEFINE_float("road_fov_degrees", 60.0, "aign_road: the road memory's horizontal "
                    "field of view (the video's after the crop; 62.9 for the dashcam).")
+flags.DEFINE_enum("road_camera", "task", ["task", "fov"], "aign_road: render the road "
+                  "memory through the training pairs' intrinsics (task) or a centred camera of "
+                  "--road_fov_degrees (fov).")
+flags.DEFINE_bool("road_mirror", True, "aign_road: mirror every second road map, as the "
+                  "task mirrors its pairs (tasks.SfmTask.flip_augmentation).")
 flags.DEFINE_integer("strip_frames", 4, "Held-out frames in the picture.")
 flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run.")
 FLAGS = flags.FLAGS
@@ -82,7 +90,13 @@ def train(variant, model_dir):
               f"--gin_bindings=train.checkpoint_every = {every}"]
   bindings = list(VARIANTS[variant])
   if variant == "aign_road":
-    bindings.append(f"data.road_depth_memory.fov_degrees = {FLAGS.road_fov_degrees}")
+    if FLAGS.road_camera == "task":
+      camera = ", ".join(f"{v:.4f}" for v in task_camera())
+      bindings.append(f"data.road_depth_memory.intrinsics = [{camera}]")
+    else:
+      bindings.append(f"data.road_depth_memory.fov_degrees = {FLAGS.road_fov_degrees}")
+    if FLAGS.road_mirror:
+      bindings.append("data.road_depth_memory.mirror = True")
   command += [f"--gin_bindings={b}" for b in bindings + FLAGS.gin_bindings]
   print(" ".join(command), flush=True)
   start = time.time()
@@ -95,6 +109,20 @@ def train(variant, model_dir):
             if "Training health " in line]
   rates = [float(r) for r in re.findall(r"([\d.]+) steps/s", text)]
   return minutes, health, rates
+
+
+def task_camera():
+  """The intrinsics of the training pairs at the training size (`SfmTask.training_camera`)
+  under --gin_file, --video and --gin_bindings, computed in this process."""
+  from aign_tf import config  # pylint: disable=g-import-not-at-top
+  bindings = list(FLAGS.gin_bindings)
+  if FLAGS.video:
+    bindings.insert(0, f"sfm_sources.Frames.data_dir = '{FLAGS.video}'")
+  config.parse([os.path.join(_ROOT, FLAGS.gin_file)], bindings)
+  camera = config.resolve("train.task").training_camera()
+  print(f"the training pairs' camera (f_x, f_y, c_x, c_y): {camera.round(2).tolist()}",
+        flush=True)
+  return camera
 
 
 def predict(model_dir):

@@ -587,28 +587,65 @@ def road_intrinsics(height, width, fov_degrees):
   return np.array([focal, focal, (width - 1) / 2.0, (height - 1) / 2.0], np.float32)
 
 
-def _render_road(seed, index, height, width, fov_degrees):
+def check_road_intrinsics(intrinsics, height, width):
+  """`intrinsics` as a float32 `[4]` (f_x, f_y, c_x, c_y), or a ConfigError naming the
+  problem: four finite numbers, positive focal lengths, the principal point inside the
+  `height x width` frame."""
+  try:
+    values = np.asarray(intrinsics, np.float64).reshape(-1)
+  except (TypeError, ValueError) as error:
+    raise errors.ConfigError(f"road memory: intrinsics must be four numbers (f_x, f_y, c_x, "
+                             f"c_y), got {intrinsics!r}") from error
+  if values.shape != (4,) or not np.all(np.isfinite(values)):
+    raise errors.ConfigError(f"road memory: intrinsics must be four finite numbers (f_x, "
+                             f"f_y, c_x, c_y), got {intrinsics!r}")
+  fx, fy, cx, cy = values
+  if fx <= 0 or fy <= 0:
+    raise errors.ConfigError(f"road memory: focal lengths must be positive, got f_x={fx:g}, "
+                             f"f_y={fy:g}")
+  if not (0 <= cx <= width - 1 and 0 <= cy <= height - 1):
+    raise errors.ConfigError(f"road memory: principal point ({cx:g}, {cy:g}) lies outside "
+                             f"the {height}x{width} frame (intrinsics are in pixels of the "
+                             "memory's size, the training size)")
+  return values.astype(np.float32)
+
+
+def _render_road(seed, index, height, width, intrinsics):
   rng = np.random.default_rng([seed, index])
   scene = RoadScene(rng)
   # In a lane, looking down the road: small pitch, yaw and roll.
   angles = np.array([rng.uniform(-0.04, 0.04), rng.uniform(-0.06, 0.06),
                      rng.uniform(-0.02, 0.02)])
   pose = _pose(np.array([rng.uniform(-0.5, 0.5), 0.0, 0.0]), angles)
-  depth = render_view(scene, pose, height, width, road_intrinsics(height, width, fov_degrees),
+  depth = render_view(scene, pose, height, width, np.asarray(intrinsics, np.float32),
                       shade=False)[1]
   return (depth[..., None].astype(np.float32),)
 
 
 def generate_road_memory(num_examples, height=HEIGHT, width=WIDTH, seed=0, fov_degrees=60.0,
-                         workers=None):
+                         workers=None, intrinsics=None, mirror=False):
   """Depth maps `[N, H, W, 1]` of procedural roads (`RoadScene`), in metres, seen through a
-  camera of horizontal field of view `fov_degrees` (match the video's)."""
-  road_intrinsics(height, width, fov_degrees)  # Checks the field of view.
+  camera of horizontal field of view `fov_degrees` with a centred principal point, or through
+  `intrinsics` (f_x, f_y, c_x, c_y in pixels of `height x width`; overrides the field of
+  view). Match the video's camera at the training size: where its horizon sits matters (a
+  dashcam whose bonnet was cropped off sees the horizon below the middle of the frame).
+
+  The scenes have the barrier on the left and the roadside on the right; `mirror` flips every
+  second map left-right (as if seen through the mirrored camera), for a task whose training
+  pairs are mirrored (`tasks.SfmTask.flip_augmentation`), so that the memory is no easier to
+  tell from the predictions by its sides."""
+  if intrinsics is None:
+    intrinsics = road_intrinsics(height, width, fov_degrees)  # Checks the field of view.
+  else:
+    intrinsics = check_road_intrinsics(intrinsics, height, width)
   results = _render_all("ray-casting road depth maps", _render_road, num_examples,
-                        (seed, height, width, float(fov_degrees)), workers)
+                        (seed, height, width, tuple(float(v) for v in intrinsics)), workers)
   if not results:
     return np.zeros((0, height, width, 1), np.float32)
-  return np.stack([r[0] for r in results])
+  maps = np.stack([r[0] for r in results])
+  if mirror:
+    maps[1::2] = maps[1::2, :, ::-1]
+  return maps
 
 
 # Snippets (short trajectories, for the ATE of Zhou et al. 2017) ---------------------------

@@ -431,12 +431,17 @@ ROAD_MEMORY_VERSION = 1
 
 @gin.configurable(module="data")
 def road_depth_memory(num_maps=1000, height=sfm_data.HEIGHT, width=sfm_data.WIDTH,
-                      fov_degrees=60.0, seed=0, cache_dir=None):
+                      fov_degrees=60.0, seed=0, cache_dir=None, intrinsics=None,
+                      mirror=False):
   """The path of a .npy of `num_maps` road depth maps `[N, H, W, 1]` in metres
   (`sfm_data.RoadScene`: road, barrier, roadside objects, cars, hills, sky), ray-cast once
   and kept in the samples cache (written atomically), for
   `tasks.SfmTask.memory_file = @data.road_depth_memory()`. Use the video's horizontal field
-  of view (the task resizes the maps to its own size).
+  of view (the task resizes the maps to its own size), or better the camera itself:
+  `intrinsics` (f_x, f_y, c_x, c_y in pixels of `height x width`, the training size; e.g.
+  `experiments/sfm_video.py` passes the task's own), so that the horizon sits where the
+  video's does. `mirror`: every second map mirrored (`sfm_data.generate_road_memory`), for a
+  task that mirrors its pairs (`tasks.SfmTask.flip_augmentation`, on in `sfm.gin`).
 
   Not a working prior yet: on the dashcam drive at weight 0.01 (`experiments/sfm_video.py
   --variants=aign_road`, 5000 steps) the discriminator won outright by step 400 and the
@@ -444,12 +449,18 @@ def road_depth_memory(num_maps=1000, height=sfm_data.HEIGHT, width=sfm_data.WIDT
   """
   if num_maps < 1:
     raise errors.ConfigError(f"data.road_depth_memory: num_maps must be >= 1, got {num_maps}")
+  if intrinsics is None:
+    camera = f"fov{float(fov_degrees):g}"
+  else:
+    intrinsics = sfm_data.check_road_intrinsics(intrinsics, height, width)
+    camera = "K" + "_".join(f"{v:.2f}" for v in intrinsics)
   name = (f"road_memory_v{ROAD_MEMORY_VERSION}_{height}x{width}_{num_maps}_"
-          f"fov{float(fov_degrees):g}_seed{seed}.npy")
+          f"{camera}{'_mirrored' if mirror else ''}_seed{seed}.npy")
   path = os.path.join(samples.task_dir(TASK, cache_dir), name)
   if not os.path.isfile(path):
     depth = sfm_data.generate_road_memory(num_maps, height, width, seed=seed,
-                                          fov_degrees=fov_degrees)
+                                          fov_degrees=fov_degrees, intrinsics=intrinsics,
+                                          mirror=mirror)
     buffer = io.BytesIO()
     np.save(buffer, depth)
     files.atomic_write(path, buffer.getvalue())

@@ -245,6 +245,14 @@ class SfmTask(base.Task):
     return self.source.pairs(split, self.height, self.width, self._cached, seed=seed,
                              num_eval=self.num_eval)
 
+  def training_camera(self):
+    """The training pairs' median intrinsics `[4]` (f_x, f_y, c_x, c_y) in pixels of the
+    task's `height x width`, before any mirroring: the camera a depth memory of other scenes
+    should be rendered with (e.g. `data.road_depth_memory.intrinsics`), so that its horizon
+    and field of view are the inputs'."""
+    intrinsics = np.asarray(self._pairs("train")["intrinsics"], np.float64)
+    return np.median(intrinsics, axis=0).astype(np.float32)
+
   def _memory(self, seed):
     depth = self._checked_memory(seed)
     return depth if self.memory_scale == 1.0 else depth * np.float32(self.memory_scale)

@@ -364,6 +364,51 @@ class RoadMemoryTest(testing.TestCase):
     with self.assertRaisesRegex(errors.ConfigError, "fov_degrees must be in"):
       sfm_data.generate_road_memory(1, 16, 48, fov_degrees=0.0)
 
+  def test_a_given_camera_moves_the_horizon(self):
+    # The same scenes through a camera whose principal point is low in the frame (a dashcam
+    # with its bonnet cropped off): the sky ends lower.
+    height, width = 32, 96
+    centred = sfm_data.generate_road_memory(4, height, width, seed=3, fov_degrees=63.0,
+                                            workers=1)
+    focal = sfm_data.road_intrinsics(height, width, 63.0)[0]
+    low = sfm_data.generate_road_memory(4, height, width, seed=3, workers=1,
+                                        intrinsics=[focal, focal, (width - 1) / 2, 22.0])
+    sky_rows = lambda maps: (maps[..., 0] == sfm_data.ROAD_SKY_DEPTH).mean(axis=(0, 2))
+    # The last row that is mostly sky, averaged over the maps: lower with the low camera.
+    last_sky = lambda maps: max(np.nonzero(sky_rows(maps) > 0.5)[0])
+    self.assertGreater(last_sky(low), last_sky(centred) + 3)
+    # Same focal length and centred principal point as the field of view: the same maps.
+    same = sfm_data.generate_road_memory(4, height, width, seed=3, workers=1,
+                                         intrinsics=sfm_data.road_intrinsics(height, width,
+                                                                             63.0))
+    self.assertAllEqual(same, centred)
+    for bad, message in (([1.0, 2.0, 3.0], "four finite numbers"),
+                         ([0.0, 50.0, 40.0, 10.0], "focal lengths must be positive"),
+                         ([50.0, 50.0, 40.0, 40.0], r"principal point \(40, 40\) lies "
+                                                    "outside the 32x96 frame"),
+                         ("abc", "four numbers")):
+      with self.assertRaisesRegex(errors.ConfigError, message):
+        sfm_data.generate_road_memory(1, height, width, intrinsics=bad)
+
+  def test_mirror_flips_every_second_map(self):
+    plain = sfm_data.generate_road_memory(4, 16, 48, seed=1, fov_degrees=63.0, workers=1)
+    mirrored = sfm_data.generate_road_memory(4, 16, 48, seed=1, fov_degrees=63.0, workers=1,
+                                             mirror=True)
+    self.assertAllEqual(mirrored[0::2], plain[0::2])
+    self.assertAllEqual(mirrored[1::2], plain[1::2, :, ::-1])
+    self.assertNotAllEqual(mirrored[1::2], plain[1::2])
+
+  def test_cached_per_camera(self):
+    cache = self.get_temp_dir()
+    by_fov = sfm_samples.road_depth_memory(num_maps=2, height=16, width=48, cache_dir=cache)
+    by_camera = sfm_samples.road_depth_memory(num_maps=2, height=16, width=48,
+                                              cache_dir=cache, intrinsics=[40, 40, 23.5, 11])
+    mirrored = sfm_samples.road_depth_memory(num_maps=2, height=16, width=48,
+                                             cache_dir=cache, mirror=True)
+    self.assertLen({by_fov, by_camera, mirrored}, 3)
+    self.assertNotAllEqual(np.load(by_fov), np.load(by_camera))
+    self.assertAllEqual(np.load(mirrored)[1], np.load(by_fov)[1, :, ::-1])
+
   def test_cached_once(self):
     cache = self.get_temp_dir()
     path = sfm_samples.road_depth_memory(num_maps=2, height=16, width=48, cache_dir=cache)

@@ -4,6 +4,7 @@ import os
 from unittest import mock
 
 from absl import app
+import numpy as np
 
 from aign_tf import testing
 
@@ -46,13 +47,44 @@ class TrainCommandTest(testing.TestCase):
     self.assertIn("--gin_bindings=train.eval_every = 500", command)
 
   def test_the_road_prior_variant(self):
-    self.parse("--gin_file=gin/sfm_dashcam.gin", "--road_fov_degrees=62.9")
+    self.parse("--gin_file=gin/sfm_dashcam.gin", "--road_camera=fov",
+               "--road_fov_degrees=62.9", "--noroad_mirror")
     self.script.train("aign_road", os.path.join(self.get_temp_dir(), "aign_road"))
     command = self.calls[-1]
     self.assertIn("--gin_bindings=tasks.SfmTask.memory_file = @data.road_depth_memory()",
                   command)
     self.assertIn("--gin_bindings=data.road_depth_memory.fov_degrees = 62.9", command)
     self.assertIn("--gin_bindings=models.AIGN.adversarial_weight = 0.01", command)
+    self.assertFalse([a for a in command if "mirror" in a or "intrinsics" in a])
+    # Bindings given to the script come last, so they override the variant's (a smaller
+    # weight).
+    self.parse("--gin_file=gin/sfm_dashcam.gin", "--road_camera=fov",
+               "--gin_bindings=models.AIGN.adversarial_weight = 0.001")
+    self.script.train("aign_road", os.path.join(self.get_temp_dir(), "aign_road"))
+    weights = [a for a in self.calls[-1] if "adversarial_weight" in a]
+    self.assertEqual(weights[-1], "--gin_bindings=models.AIGN.adversarial_weight = 0.001")
+
+  def test_the_road_memory_sees_through_the_task_camera(self):
+    # A folder of frames with a principal point low in the frame (as the dashcam's after its
+    # bonnet is cropped): the road memory is rendered through the training pairs' camera.
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    folder = os.path.join(self.get_temp_dir(), "frames")
+    os.makedirs(folder)
+    rng = np.random.default_rng(0)
+    for i in range(6):
+      Image.fromarray(rng.integers(0, 255, (40, 120, 3), np.uint8)).save(
+          os.path.join(folder, f"frame{i}.png"))
+    self.parse(f"--video={folder}", "--gin_bindings=sfm_sources.Frames.fov_degrees = None",
+               "--gin_bindings=sfm_sources.Frames.intrinsics = [100.0, 100.0, 59.5, 30.0]")
+    self.script.train("aign_road", os.path.join(self.get_temp_dir(), "aign_road"))
+    command = self.calls[-1]
+    bound = [a for a in command if a.startswith("--gin_bindings=data.road_depth_memory."
+                                                "intrinsics")]
+    self.assertLen(bound, 1)
+    values = [float(v) for v in bound[0].split("[")[1].rstrip("]").split(",")]
+    # 120 x 40 is already 3:1, so only the resize to 64 x 192 (x 1.6) applies.
+    self.assertAllClose(values, [160.0, 160.0, 59.5 * 1.6, 30.0 * 1.6], atol=1.0)
+    self.assertIn("--gin_bindings=data.road_depth_memory.mirror = True", command)
 
   def test_the_video_gin_file_needs_a_video(self):
     self.parse()
