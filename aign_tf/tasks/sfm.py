@@ -473,7 +473,9 @@ class SfmTask(base.Task):
   def memory_remedy(self):
     return (f"the memory is {self._describe_memory()} and the inputs {self._describe_inputs()}"
             ": bind tasks.SfmTask.memory_file to depth maps of similar scenes (a .npy "
-            "[N, H, W], same units), or train without the discriminator: "
+            "[N, H, W], same units) seen through the inputs' camera (field of view and "
+            "horizon row: SfmTask.training_camera() gives the pairs' intrinsics, e.g. for "
+            "data.road_depth_memory.intrinsics), or train without the discriminator: "
             "models.AIGN.adversarial_weight = 0")
 
   def _snippets(self):

@@ -151,6 +151,26 @@ class PriorWeightTest(testing.TestCase):
                                                  fov_degrees=60.0))
     self.assertIn("procedural corridor depth maps and the inputs the frames of "
                   "/videos/bikes.mp4", task.memory_remedy())
+    self.assertIn("training_camera()", task.memory_remedy())
+
+  def test_training_camera_is_the_pairs_camera_at_the_task_size(self):
+    # 160 x 40 frames, centre-cropped to 120 x 40 (1:3) and resized to 16 x 48 (x 0.4): the
+    # principal point moves with the crop and the resize.
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    folder = os.path.join(self.get_temp_dir(), "frames")
+    os.makedirs(folder)
+    rng = np.random.default_rng(0)
+    for i in range(5):
+      Image.fromarray(rng.integers(0, 255, (40, 160, 3), np.uint8)).save(
+          os.path.join(folder, f"{i}.png"))
+    task = sfm.SfmTask(height=16, width=48, source=sfm_sources.Frames(
+        data_dir=folder, intrinsics=[100.0, 90.0, 80.0, 30.0], crop="center"))
+    camera = task.training_camera()
+    self.assertEqual(camera.shape, (4,))
+    pairs = task._pairs("train")  # pylint: disable=protected-access
+    self.assertAllClose(camera, np.median(pairs["intrinsics"], axis=0))
+    self.assertAllClose(camera[:2], [40.0, 36.0], atol=0.5)
+    self.assertAllClose(camera[2:], [(80.0 - 20.0) * 0.4, 30.0 * 0.4], atol=0.5)
 
 
 class VideoConfigTest(testing.TestCase):
