@@ -46,6 +46,7 @@ Variants (all gin files in gin/; same data, same test split, same step budget):
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -175,13 +176,17 @@ def _read_metrics(path):
     return json.load(f)["metrics"]
 
 
+_RUN_NAME = re.compile(r"[A-Za-z0-9_]+_seed\d+")
+
+
 def read_runs(directory, env):
   """The finished runs (`<variant>_seed<seed>.record.json` beside a test report) of an
   earlier call's --output_dir, in order of variant and seed."""
   if not os.path.isdir(directory):
     raise app.UsageError(f"--add_runs: {directory} is not a directory")
   records = []
-  for name in sorted(os.listdir(directory)):
+  names = sorted(os.listdir(directory))
+  for name in names:
     model_dir = os.path.join(directory, name[:-len(".record.json")])
     if name.endswith(".record.json") and os.path.isfile(
         os.path.join(model_dir, "test_report.json")):
@@ -189,6 +194,13 @@ def read_runs(directory, env):
         record = json.load(f)
       print(f"  {record['variant']} seed {record['seed']}: read from {model_dir}", flush=True)
       records.append(evaluate_splits(record, model_dir, env))
+  for name in names:
+    model_dir = os.path.join(directory, name)
+    if (_RUN_NAME.fullmatch(name) and os.path.isdir(model_dir)
+        and not os.path.isfile(model_dir + ".record.json")):
+      print(f"  {model_dir}: unfinished (no {name}.record.json), left out; run the call that "
+            "made it again with the same --output_dir: it resumes from the last checkpoint "
+            "and writes the record", flush=True)
   return records
 
 
@@ -473,9 +485,12 @@ def main(argv):
   for directory in FLAGS.add_runs:
     records += [r for r in read_runs(directory, env) if (r["variant"], r["seed"]) not in known]
     known = {(r["variant"], r["seed"]) for r in records}
+  if not records:
+    raise app.UsageError("no finished runs to summarise: give --variants and --seeds, or "
+                         "--add_runs with the --output_dir of an earlier call")
   trivial, constant_by_split = baselines()
   summarise(records, trivial, constant_by_split)
-  comparison = compare(records, FLAGS.reference or FLAGS.variants[0], FLAGS.splits)
+  comparison = compare(records, FLAGS.reference or records[0]["variant"], FLAGS.splits)
   print_comparison(comparison)
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
     json.dump({"runs": records, "baselines": trivial,

@@ -122,11 +122,24 @@ class CompareTest(testing.TestCase):
     os.makedirs(os.path.join(directory, "unfinished_seed0"))
     with open(os.path.join(directory, "unfinished_seed0.record.json"), "w") as f:
       json.dump(record("unfinished", 0, 0.1), f)
+    # A run stopped before its end (a training directory, no record): named, left out.
+    os.makedirs(os.path.join(directory, "sfm_seed1", "checkpoints"))
     self.script.FLAGS(["sfm_ablation", "--splits=eval"])
-    records = self.script.read_runs(directory, env={})
+    with mock.patch("builtins.print") as printed:
+      records = self.script.read_runs(directory, env={})
     self.assertEqual([(r["variant"], r["seed"]) for r in records], [("photo", 0), ("sfm", 2)])
+    said = " ".join(str(c.args[0]) for c in printed.call_args_list)
+    self.assertRegex(said, r"sfm_seed1: unfinished .*same --output_dir: it resumes")
+    self.assertNotIn("photo_seed0: unfinished", said)
     with self.assertRaisesRegex(Exception, "--add_runs: .*missing is not a directory"):
       self.script.read_runs(os.path.join(directory, "missing"), env={})
+
+  def test_nothing_to_summarise_is_a_usage_error(self):
+    empty = self.get_temp_dir()
+    self.script.FLAGS(["sfm_ablation", "--variants=", "--seeds=", f"--add_runs={empty}",
+                       f"--output_dir={os.path.join(empty, 'out')}"])
+    with self.assertRaisesRegex(Exception, "no finished runs to summarise"):
+      self.script.main([])
 
   def test_splits_evaluated_without_the_unscaled_metrics_are_evaluated_again(self):
     model_dir = os.path.join(self.get_temp_dir(), "sfm_seed0")
