@@ -62,10 +62,13 @@ With `scale_invariant=False` (opt-in) it sees log depth in the memory's units, s
 scale together.
 """
 
+import math
+
 import gin
 import tensorflow as tf
 import tf_keras as keras
 
+from aign_tf import errors
 from aign_tf.models import direct_pose
 from aign_tf.models import layers
 from aign_tf.objectives import sfm as sfm_objectives
@@ -254,10 +257,19 @@ def normalize_depth(depth, eps=1e-6):
 
 @gin.configurable(module="discriminators")
 class DepthDiscriminator(keras.Model):
-  """Depth maps `[B, H, W, 1]` -> logits `[B, 1]`, on scale-normalised log depth."""
+  """Depth maps `[B, H, W, 1]` -> logits `[B, 1]`, on scale-normalised log depth.
+
+  `instance_noise`: the standard deviation of Gaussian noise added to the (normalised) log
+  depth of every map it judges while training, memory and predictions alike (instance noise,
+  Sonderby et al. 2017): a memory that is told from the predictions by fine detail alone (a
+  ray-cast sky exactly flat, a road without the texture ripples of a predicted one) then
+  overlaps them, so the discriminator has to compare layouts and cannot win outright on
+  detail. 0 (the default) adds nothing.
+  """
 
   def __init__(self, base_filters=16, num_layers=4, spectral_norm=True,
-               scale_invariant=True, name="depth_discriminator", **kwargs):
+               scale_invariant=True, instance_noise=0.0, name="depth_discriminator",
+               **kwargs):
     kwargs.setdefault("autocast", False)  # log-depth normalisation in float32
     super().__init__(name=name, **kwargs)
 
@@ -270,11 +282,19 @@ class DepthDiscriminator(keras.Model):
     self.flatten = keras.layers.Flatten()
     self.out = wrap(keras.layers.Dense(1))
     self.scale_invariant = bool(scale_invariant)
+    if not (instance_noise >= 0 and math.isfinite(instance_noise)):
+      raise errors.ConfigError("discriminators.DepthDiscriminator.instance_noise must be a "
+                               f"finite number >= 0, got {instance_noise!r}")
+    self.instance_noise = float(instance_noise)
+    self.noise = (keras.layers.GaussianNoise(self.instance_noise) if self.instance_noise
+                  else None)
 
   def call(self, depth, training=False):
     depth = tf.cast(depth, tf.float32)
     x = (normalize_depth(depth) if self.scale_invariant else
          tf.math.log(tf.maximum(depth, 1e-6)))
+    if self.noise is not None:
+      x = self.noise(x, training=training)
     for conv in self.convs:
       x = tf.nn.leaky_relu(conv(x, training=training), 0.2)
     # Flatten rather than pool: where depth is (floor below, far end ahead) matters.

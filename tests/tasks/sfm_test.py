@@ -397,6 +397,27 @@ class SfmNetworksTest(testing.TestCase):
     disc(depth, training=True)  # the spectral-norm power iteration runs
     self.assertNotEmpty(disc.non_trainable_weights)
 
+  def test_instance_noise_only_while_training(self):
+    depth = tf.random.uniform([4, 16, 48, 1], 1.0, 10.0)
+    plain = sfm_networks.DepthDiscriminator(base_filters=4, spectral_norm=False)
+    noisy = sfm_networks.DepthDiscriminator(base_filters=4, spectral_norm=False,
+                                            instance_noise=0.5)
+    plain(depth)
+    noisy(depth)
+    noisy.set_weights(plain.get_weights())
+    self.assertEqual(len(noisy.trainable_weights), len(plain.trainable_weights))
+    # Inference: the same network (no noise).
+    self.assertAllClose(noisy(depth), plain(depth))
+    # Training: every map's logit moves, and differently each call.
+    first, second = noisy(depth, training=True), noisy(depth, training=True)
+    self.assertTrue(np.all(np.abs(first - plain(depth, training=True)) > 0))
+    self.assertNotAllClose(first, second)
+    # The noise is in normalised log-depth units, so it does not depend on the scale.
+    self.assertAllClose(noisy(3.0 * depth), plain(depth), atol=1e-5)
+    for bad in (-0.1, float("nan"), float("inf")):
+      with self.assertRaisesRegex(errors.ConfigError, "instance_noise must be a finite"):
+        sfm_networks.DepthDiscriminator(instance_noise=bad)
+
 
 if __name__ == "__main__":
   tf.test.main()
