@@ -80,10 +80,14 @@ class TrainerTest(testing.TestCase):
     run(model_dir, 3, model_fn)
     saved = [w.copy() for w in models[-1].generator.get_weights()]
     # Same steps again: nothing to train, and the restored weights are the saved ones.
+    first_eval = history_lib.read(model_dir)
     result = run(model_dir, 3, model_fn)
     self.assertEqual(result["step"], 3)
     for a, b in zip(saved, models[-1].generator.get_weights()):
       self.assertAllEqual(a, b)
+    # ... and the step's evaluation is read from the history, not repeated or appended again.
+    self.assertEqual(history_lib.read(model_dir), first_eval)
+    self.assertAllClose(result["eval"]["factor_error"], first_eval[-1]["factor_error"])
     self.assertEqual(int(models[-1].generator_optimizer.iterations), 3)
     # More steps: continues from 3.
     result = run(model_dir, 5, model_fn)
