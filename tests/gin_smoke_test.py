@@ -10,7 +10,8 @@ from aign_tf.train import trainer
 
 # Files that need the user's data have their own smoke test, which writes tiny data first.
 NEEDS_DATA = {"sfm_video.gin": "tests/tasks/sfm_health_test.py (VideoConfigTest)",
-              "sfm_dashcam.gin": "tests/data/sfm_samples_test.py (DashcamGinTest)"}
+              "sfm_dashcam.gin": "tests/data/sfm_samples_test.py (DashcamGinTest)",
+              "sfm_dashcam_road.gin": "tests/data/sfm_samples_test.py (DashcamGinTest)"}
 GIN_FILES = sorted(
     os.path.relpath(path, testing.GIN_DIR)
     for path in glob.glob(os.path.join(testing.GIN_DIR, "*.gin"))

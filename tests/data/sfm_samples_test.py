@@ -28,6 +28,7 @@ from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
 from aign_tf.data import sfm_samples
 from aign_tf.models import sfm_networks
+from aign_tf.train import trainer
 
 try:
   import av  # pylint: disable=g-import-not-at-top
@@ -336,6 +337,23 @@ class DashcamGinTest(testing.TestCase):
     self.assertEqual(memory.shape[1:], (task.height, task.width, 1))
     self.assertEqual(memory.max(), sfm_data.ROAD_SKY_DEPTH)  # The sky.
     self.assertGreater(memory.min(), 1.0)
+
+  def test_sfm_dashcam_road_gin_trains_two_steps(self):
+    cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
+    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam_road.gin"),
+                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
+                 [f"data.dashcam_frames.cache_dir = '{cache}'",
+                  f"data.dashcam_intrinsics.cache_dir = '{cache}'",
+                  f"data.road_depth_memory.cache_dir = '{cache}'",
+                  "data.road_depth_memory.num_maps = 4"])
+    self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.01)
+    task = config.resolve("train.task")
+    # The memory, rendered through the drive's camera at 64 x 192 and mirrored, is resized
+    # to the task's size.
+    self.assertIn("_K156.91_157.15_101.63_39.78_mirrored_", task.memory_file)
+    result = trainer.train(os.path.join(self.get_temp_dir(), "road"))
+    self.assertEqual(result["step"], 2)
+    self.assertIn("discriminator_loss", result["train"])
 
 
 class RoadMemoryTest(testing.TestCase):
