@@ -65,6 +65,18 @@ def load_script(relative_path):
   return module
 
 
+def write_random_frames(folder, count, height, width, seed=0):
+  """`count` PNG frames of uniform noise, `height x width`, named 0.png, 1.png, ... in a new
+  `folder` (a frames source for tests); returns `folder`."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  os.makedirs(folder)
+  rng = np.random.default_rng(seed)
+  for i in range(count):
+    Image.fromarray(rng.integers(0, 255, (height, width, 3), np.uint8)).save(
+        os.path.join(folder, f"{i}.png"))
+  return folder
+
+
 def task_gin_files():
   """gin/<task>.gin files, one per application: those including only base.gin (variants
   include a task file). A new task's gin file is picked up by every test that uses this."""

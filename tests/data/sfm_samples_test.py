@@ -318,17 +318,21 @@ class DashcamGinTest(testing.TestCase):
     self.assertAllInRange(frames, 0.0, 1.0)
     return cache
 
-  def test_the_road_prior_reads_a_road_memory(self):
-    cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
-    # The bindings of experiments/sfm_video.py's aign_road variant.
-    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam.gin"),
+  def parse_with_road_memory(self, gin_file, cache, *bindings):
+    """`gin_file` + tiny.gin on the prepared clip in `cache`, with a 4-map road memory."""
+    config.parse([os.path.join(testing.GIN_DIR, gin_file),
                   os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
                  [f"data.dashcam_frames.cache_dir = '{cache}'",
                   f"data.dashcam_intrinsics.cache_dir = '{cache}'",
-                  "tasks.SfmTask.memory_file = @data.road_depth_memory()",
-                  "models.AIGN.adversarial_weight = 0.01",
                   f"data.road_depth_memory.cache_dir = '{cache}'",
-                  "data.road_depth_memory.num_maps = 4"])
+                  "data.road_depth_memory.num_maps = 4", *bindings])
+
+  def test_the_road_prior_reads_a_road_memory(self):
+    cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
+    # The bindings of experiments/sfm_video.py's aign_road variant.
+    self.parse_with_road_memory("sfm_dashcam.gin", cache,
+                                "tasks.SfmTask.memory_file = @data.road_depth_memory()",
+                                "models.AIGN.adversarial_weight = 0.01")
     self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.01)
     task = config.resolve("train.task")
     self.assertStartsWith(task.memory_file, cache)
@@ -340,12 +344,7 @@ class DashcamGinTest(testing.TestCase):
 
   def test_sfm_dashcam_road_gin_trains_two_steps(self):
     cache = self.test_sfm_dashcam_gin_reads_the_prepared_clip()
-    config.parse([os.path.join(testing.GIN_DIR, "sfm_dashcam_road.gin"),
-                  os.path.join(testing.GIN_DIR, "testing", "tiny.gin")],
-                 [f"data.dashcam_frames.cache_dir = '{cache}'",
-                  f"data.dashcam_intrinsics.cache_dir = '{cache}'",
-                  f"data.road_depth_memory.cache_dir = '{cache}'",
-                  "data.road_depth_memory.num_maps = 4"])
+    self.parse_with_road_memory("sfm_dashcam_road.gin", cache)
     self.assertEqual(config.resolve("models.AIGN.adversarial_weight"), 0.01)
     task = config.resolve("train.task")
     # The memory, rendered through the drive's camera at 64 x 192 and mirrored, is resized

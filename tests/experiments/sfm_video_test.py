@@ -4,7 +4,6 @@ import os
 from unittest import mock
 
 from absl import app
-import numpy as np
 
 from aign_tf import testing
 
@@ -67,13 +66,8 @@ class TrainCommandTest(testing.TestCase):
   def test_the_road_memory_sees_through_the_task_camera(self):
     # A folder of frames with a principal point low in the frame (as the dashcam's after its
     # bonnet is cropped): the road memory is rendered through the training pairs' camera.
-    from PIL import Image  # pylint: disable=g-import-not-at-top
-    folder = os.path.join(self.get_temp_dir(), "frames")
-    os.makedirs(folder)
-    rng = np.random.default_rng(0)
-    for i in range(6):
-      Image.fromarray(rng.integers(0, 255, (40, 120, 3), np.uint8)).save(
-          os.path.join(folder, f"frame{i}.png"))
+    folder = testing.write_random_frames(os.path.join(self.get_temp_dir(), "frames"), 6, 40,
+                                         120)
     self.parse(f"--video={folder}", "--gin_bindings=sfm_sources.Frames.fov_degrees = None",
                "--gin_bindings=sfm_sources.Frames.intrinsics = [100.0, 100.0, 59.5, 30.0]")
     self.script.train("aign_road", os.path.join(self.get_temp_dir(), "aign_road"))

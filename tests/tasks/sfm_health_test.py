@@ -156,13 +156,8 @@ class PriorWeightTest(testing.TestCase):
   def test_training_camera_is_the_pairs_camera_at_the_task_size(self):
     # 160 x 40 frames, centre-cropped to 120 x 40 (1:3) and resized to 16 x 48 (x 0.4): the
     # principal point moves with the crop and the resize.
-    from PIL import Image  # pylint: disable=g-import-not-at-top
-    folder = os.path.join(self.get_temp_dir(), "frames")
-    os.makedirs(folder)
-    rng = np.random.default_rng(0)
-    for i in range(5):
-      Image.fromarray(rng.integers(0, 255, (40, 160, 3), np.uint8)).save(
-          os.path.join(folder, f"{i}.png"))
+    folder = testing.write_random_frames(os.path.join(self.get_temp_dir(), "frames"), 5, 40,
+                                         160)
     task = sfm.SfmTask(height=16, width=48, source=sfm_sources.Frames(
         data_dir=folder, intrinsics=[100.0, 90.0, 80.0, 30.0], crop="center"))
     camera = task.training_camera()
