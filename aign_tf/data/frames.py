@@ -53,6 +53,21 @@ def check_intrinsics(intrinsics, what="intrinsics"):
   return values
 
 
+def check_frame_intrinsics(intrinsics, size, what="intrinsics"):
+  """Refuses intrinsics that make no sense for frames of `size` (h, w): a principal point
+  outside the frame, or a horizontal field of view outside [1, 170] degrees."""
+  fx, _, cx, cy = intrinsics
+  height, width = size
+  for name, value, limit in (("c_x", cx, width), ("c_y", cy, height)):
+    if not 0.0 <= value <= limit - 1:
+      raise errors.ConfigError(f"{what}: {name} = {value:g} lies outside the {width}x{height} "
+                               f"frames (0 to {limit - 1})")
+  fov = math.degrees(2.0 * math.atan(width / 2.0 / fx))
+  if not 1.0 <= fov <= 170.0:
+    raise errors.ConfigError(f"{what}: f_x = {fx:g} gives a horizontal field of view of "
+                             f"{fov:.3g} degrees for {width}-pixel-wide frames (expected 1-170)")
+
+
 def read_intrinsics_file(path):
   """A text file with (f_x, f_y, c_x, c_y) or the 9 values of K (row-major; commas or
   spaces) -> float64 `[4]`.

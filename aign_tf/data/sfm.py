@@ -587,29 +587,6 @@ def road_intrinsics(height, width, fov_degrees):
   return np.array([focal, focal, (width - 1) / 2.0, (height - 1) / 2.0], np.float32)
 
 
-def check_road_intrinsics(intrinsics, height, width):
-  """`intrinsics` as a float32 `[4]` (f_x, f_y, c_x, c_y), or a ConfigError naming the
-  problem: four finite numbers, positive focal lengths, the principal point inside the
-  `height x width` frame."""
-  try:
-    values = np.asarray(intrinsics, np.float64).reshape(-1)
-  except (TypeError, ValueError) as error:
-    raise errors.ConfigError(f"road memory: intrinsics must be four numbers (f_x, f_y, c_x, "
-                             f"c_y), got {intrinsics!r}") from error
-  if values.shape != (4,) or not np.all(np.isfinite(values)):
-    raise errors.ConfigError(f"road memory: intrinsics must be four finite numbers (f_x, "
-                             f"f_y, c_x, c_y), got {intrinsics!r}")
-  fx, fy, cx, cy = values
-  if fx <= 0 or fy <= 0:
-    raise errors.ConfigError(f"road memory: focal lengths must be positive, got f_x={fx:g}, "
-                             f"f_y={fy:g}")
-  if not (0 <= cx <= width - 1 and 0 <= cy <= height - 1):
-    raise errors.ConfigError(f"road memory: principal point ({cx:g}, {cy:g}) lies outside "
-                             f"the {height}x{width} frame (intrinsics are in pixels of the "
-                             "memory's size, the training size)")
-  return values.astype(np.float32)
-
-
 def _render_road(seed, index, height, width, intrinsics):
   rng = np.random.default_rng([seed, index])
   scene = RoadScene(rng)
@@ -626,8 +603,8 @@ def generate_road_memory(num_examples, height=HEIGHT, width=WIDTH, seed=0, fov_d
                          workers=None, intrinsics=None, mirror=False):
   """Depth maps `[N, H, W, 1]` of procedural roads (`RoadScene`), in metres, seen through a
   camera of horizontal field of view `fov_degrees` with a centred principal point, or through
-  `intrinsics` (f_x, f_y, c_x, c_y in pixels of `height x width`; overrides the field of
-  view). Match the video's camera at the training size: where its horizon sits matters (a
+  `intrinsics` (f_x, f_y, c_x, c_y in pixels of `height x width`, checked by the caller:
+  `sfm_samples.road_depth_memory`; overrides the field of view). Match the video's camera at the training size: where its horizon sits matters (a
   dashcam whose bonnet was cropped off sees the horizon below the middle of the frame).
 
   The scenes have the barrier on the left and the roadside on the right; `mirror` flips every
@@ -636,8 +613,6 @@ def generate_road_memory(num_examples, height=HEIGHT, width=WIDTH, seed=0, fov_d
   tell from the predictions by its sides."""
   if intrinsics is None:
     intrinsics = road_intrinsics(height, width, fov_degrees)  # Checks the field of view.
-  else:
-    intrinsics = check_road_intrinsics(intrinsics, height, width)
   results = _render_all("ray-casting road depth maps", _render_road, num_examples,
                         (seed, height, width, tuple(float(v) for v in intrinsics)), workers)
   if not results:

@@ -50,6 +50,7 @@ from PIL import Image
 from aign_tf import errors
 from aign_tf.core import files
 from aign_tf.core import video
+from aign_tf.data import frames
 from aign_tf.data import samples
 from aign_tf.data import sfm as sfm_data
 
@@ -453,7 +454,9 @@ def road_depth_memory(num_maps=1000, height=sfm_data.HEIGHT, width=sfm_data.WIDT
   if intrinsics is None:
     camera = f"fov{float(fov_degrees):g}"
   else:
-    intrinsics = sfm_data.check_road_intrinsics(intrinsics, height, width)
+    what = "data.road_depth_memory.intrinsics (pixels of the memory's height x width)"
+    intrinsics = frames.check_intrinsics(intrinsics, what)
+    frames.check_frame_intrinsics(intrinsics, (height, width), what)
     camera = "K" + "_".join(f"{v:.2f}" for v in intrinsics)
   name = (f"road_memory_v{ROAD_MEMORY_VERSION}_{height}x{width}_{num_maps}_"
           f"{camera}{'_mirrored' if mirror else ''}_seed{seed}.npy")

@@ -104,21 +104,6 @@ def parse_intrinsics(text, what="intrinsics"):
   return frames_data.check_intrinsics(text, what)
 
 
-def check_frame_intrinsics(intrinsics, size, what="intrinsics"):
-  """Refuses intrinsics that make no sense for frames of `size` (h, w): a principal point
-  outside the frame, or a horizontal field of view outside [1, 170] degrees."""
-  fx, _, cx, cy = intrinsics
-  height, width = size
-  for name, value, limit in (("c_x", cx, width), ("c_y", cy, height)):
-    if not 0.0 <= value <= limit - 1:
-      raise errors.ConfigError(f"{what}: {name} = {value:g} lies outside the {width}x{height} "
-                               f"frames (0 to {limit - 1})")
-  fov = math.degrees(2.0 * math.atan(width / 2.0 / fx))
-  if not 1.0 <= fov <= 170.0:
-    raise errors.ConfigError(f"{what}: f_x = {fx:g} gives a horizontal field of view of "
-                             f"{fov:.3g} degrees for {width}-pixel-wide frames (expected 1-170)")
-
-
 class Camera:
   """Crops and resizes frames of one size to the model's input, with their intrinsics.
 
@@ -134,7 +119,7 @@ class Camera:
       self.original = frames_data.fov_intrinsics(size[0], size[1], fov_degrees)
     else:
       self.original = np.asarray(intrinsics, np.float64)
-      check_frame_intrinsics(self.original, size)
+      frames_data.check_frame_intrinsics(self.original, size)
     self.box = frames_data.center_crop_box(size, height / width)
     top, left, crop_h, crop_w = self.box
     self.intrinsics = sfm_data.scale_intrinsics(
@@ -502,7 +487,7 @@ def run(input_path, output_dir, saved_model=None, model_dir=None, intrinsics=Non
   fps = video.video_info(input_path).fps if video.kind(input_path) == video.VIDEO else None
   for _, first in video.iter_frames(input_path, 1, 1):
     if intrinsics is not None:
-      check_frame_intrinsics(intrinsics, first.shape[:2])
+      frames_data.check_frame_intrinsics(intrinsics, first.shape[:2])
   model = model or load_model(saved_model, model_dir)
 
   names, frames, display, camera = read_frames(input_path, model.height, model.width,

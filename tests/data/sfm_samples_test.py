@@ -399,13 +399,18 @@ class RoadMemoryTest(testing.TestCase):
                                          intrinsics=sfm_data.road_intrinsics(height, width,
                                                                              63.0))
     self.assertAllEqual(same, centred)
-    for bad, message in (([1.0, 2.0, 3.0], "four finite numbers"),
-                         ([0.0, 50.0, 40.0, 10.0], "focal lengths must be positive"),
-                         ([50.0, 50.0, 40.0, 40.0], r"principal point \(40, 40\) lies "
-                                                    "outside the 32x96 frame"),
-                         ("abc", "four numbers")):
-      with self.assertRaisesRegex(errors.ConfigError, message):
-        sfm_data.generate_road_memory(1, height, width, intrinsics=bad)
+    # Bad intrinsics are refused by the binding's name before anything is ray-cast.
+    cache = self.get_temp_dir()
+    for bad, message in (([1.0, 2.0, 3.0], "expected 4 values"),
+                         ([0.0, 50.0, 40.0, 10.0], "f_x = 0.0 must be finite and > 0"),
+                         ([50.0, 50.0, 40.0, float("nan")], "c_y = nan must be finite"),
+                         ([50.0, 50.0, 40.0, 40.0], "c_y = 40 lies outside the 96x32 frames"),
+                         ("abc", "not numeric")):
+      with self.assertRaisesRegex(errors.ConfigError,
+                                  "data.road_depth_memory.intrinsics .*" + message):
+        sfm_samples.road_depth_memory(num_maps=1, height=height, width=width,
+                                      cache_dir=cache, intrinsics=bad)
+    self.assertEqual(os.listdir(cache), [])
 
   def test_mirror_flips_every_second_map(self):
     plain = sfm_data.generate_road_memory(4, 16, 48, seed=1, fov_degrees=63.0, workers=1)
