@@ -40,3 +40,13 @@ def previous_train_seconds(model_dir, step):
   """Training seconds recorded up to `step` (0 if none), so a resumed run's clock goes on."""
   return max([float(r["train_seconds"]) for r in read(model_dir) if r["step"] <= step],
              default=0.0)
+
+
+def metrics_at(model_dir, step):
+  """The metrics of the newest record of `step` (the record without its "step",
+  "train_seconds" and "examples"), or None when `step` was never evaluated."""
+  records = [r for r in read(model_dir) if r["step"] == step]
+  if not records:
+    return None
+  return {k: v for k, v in records[-1].items()
+          if k not in ("step", "train_seconds", "examples")}

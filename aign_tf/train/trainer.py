@@ -48,15 +48,6 @@ def check_model_dir(model_dir):
     raise errors.ConfigError(f"model_dir {model_dir!r} exists and is not a directory")
 
 
-def _recorded_evaluation(model_dir, step):
-  """The metrics of the newest eval-history record of `step`, or None."""
-  records = [r for r in history.read(model_dir) if r["step"] == step]
-  if not records:
-    return None
-  return {k: v for k, v in records[-1].items()
-          if k not in ("step", "train_seconds", "examples")}
-
-
 def check_options(batch_size, train_steps, log_every, checkpoint_every, on_nonfinite,
                   mixed_precision):
   """Raises ConfigError, naming the binding, for options that are wrong on their own."""
@@ -316,14 +307,14 @@ def train(model_dir,
     if stop["signal"] is not None:
       logging.warning("Stopped by %s at step %d", stop["signal"], current)
     checkpoints.save()
-    recorded = _recorded_evaluation(model_dir, current) if current == start_step else None
+    recorded = history.metrics_at(model_dir, current) if current == start_step else None
     if recorded is not None:
       # A finished run started again: its last evaluation is in the history already
       # (tools/evaluate.py evaluates again on purpose).
       logging.info("Step %d was evaluated before (%s): not repeated", current,
                    history.path(model_dir))
       evaluate.latest = recorded
-    elif current > start_step or not evaluate.latest:
+    else:  # Steps were trained, or this step was never evaluated.
       evaluate(current)
   for writer in writers.values():
     writer.flush()
