@@ -65,6 +65,36 @@ def check_options(batch_size, train_steps, log_every, checkpoint_every, on_nonfi
                              "skips steps whose gradients overflow")
 
 
+def schedule_warnings(optimizers, train_steps):
+  """Messages for learning-rate schedules that do not fit `train_steps` (`optimizers`: dict
+  name -> tf_keras optimizer, possibly loss-scale wrapped): a step change at or after the
+  last step never happens (e.g. `train_steps` bound lower than sfm.gin's `lr_decay_step`),
+  and a cosine or polynomial decay longer than the run stops before its end value."""
+  messages = []
+  for name, optimizer in optimizers.items():
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+      continue
+    config = schedule.get_config()
+    late = [int(b) for b in config.get("boundaries") or [] if int(b) >= train_steps]
+    if late:
+      messages.append(
+          f"the {name} optimizer's {type(schedule).__name__} changes the learning rate at "
+          f"step(s) {late}, but train_steps={train_steps}: the change never happens (bind "
+          "the boundary, e.g. sfm.gin's lr_decay_step, below train_steps)")
+    decay_steps = config.get("decay_steps")
+    if (isinstance(schedule, (keras.optimizers.schedules.CosineDecay,
+                              keras.optimizers.schedules.PolynomialDecay))
+        and decay_steps and int(decay_steps) > train_steps):
+      first, last = float(schedule(0)), float(schedule(train_steps - 1))
+      messages.append(
+          f"the {name} optimizer's {type(schedule).__name__} decays over {decay_steps} "
+          f"steps, but train_steps={train_steps}: the rate ends at {last:.3g} (from "
+          f"{first:.3g}) instead of its end value (bind its decay_steps = %train_steps)")
+  return messages
+
+
 def check_strategy(strategy, batch_size, jit_compile, on_nonfinite):
   """Raises ConfigError for options the strategy cannot run."""
   replicas = strategy.num_replicas_in_sync
@@ -269,6 +299,10 @@ def train(model_dir,
     example = next(iter(train_ds.take(1)))
     check_batch(aign, example, task)
     build_variables(aign, example)
+  for message in schedule_warnings({"generator": aign.generator_optimizer,
+                                    "discriminator": aign.discriminator_optimizer},
+                                   train_steps):
+    logging.warning("%s", message)
   # The step counter is host-side state: a plain variable, not mirrored.
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   checkpoints = checkpointing.Checkpointer(aign, step, model_dir, max_checkpoints_to_keep,

@@ -6,6 +6,7 @@ import math
 import os
 
 import tensorflow as tf
+import tf_keras
 
 from aign_tf import errors
 from aign_tf import runs
@@ -117,3 +118,28 @@ class HistoryTest(testing.TestCase):
     self.assertEqual(history.previous_train_seconds(model_dir, 5), 0.0)
     with open(os.path.join(model_dir, runs.EVAL_HISTORY)) as f:
       self.assertEqual(json.loads(f.readlines()[-1])["step"], 30)
+
+
+class ScheduleWarningsTest(testing.TestCase):
+
+  def test_a_step_change_after_the_last_step_is_named(self):
+    schedules = tf_keras.optimizers.schedules
+    adam = tf_keras.optimizers.Adam(schedules.PiecewiseConstantDecay([7000], [5e-4, 1e-4]))
+    messages = trainer.schedule_warnings({"generator": adam, "discriminator": None}, 5000)
+    self.assertLen(messages, 1)
+    self.assertIn("generator optimizer's PiecewiseConstantDecay", messages[0])
+    self.assertIn("[7000]", messages[0])
+    self.assertIn("lr_decay_step", messages[0])
+    self.assertEqual(trainer.schedule_warnings({"generator": adam}, 10000), [])
+
+  def test_a_decay_longer_than_the_run_names_its_last_rate(self):
+    schedules = tf_keras.optimizers.schedules
+    cosine = tf_keras.optimizers.Adam(schedules.CosineDecay(5e-4, decay_steps=10000))
+    wrapped = tf_keras.mixed_precision.LossScaleOptimizer(cosine)
+    messages = trainer.schedule_warnings({"discriminator": wrapped}, 5000)
+    self.assertLen(messages, 1)
+    self.assertIn("decays over 10000 steps, but train_steps=5000", messages[0])
+    self.assertIn("ends at 0.00025", messages[0])  # Half-way down a cosine.
+    self.assertEqual(trainer.schedule_warnings({"generator": cosine}, 10000), [])
+    constant = tf_keras.optimizers.Adam(1e-3)
+    self.assertEqual(trainer.schedule_warnings({"generator": constant}, 1), [])

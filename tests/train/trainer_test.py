@@ -22,8 +22,8 @@ def run(model_dir, train_steps, model_fn=None, **kwargs):
   return trainer.train(
       model_dir, task=toy.ToyTask(num_train=256, num_memory=256, num_eval=32),
       model=model_fn or testing.toy_model,
-      generator_optimizer=lambda: tf_keras_adam(),
-      discriminator_optimizer=lambda: tf_keras_adam(),
+      generator_optimizer=kwargs.pop("generator_optimizer", tf_keras_adam),
+      discriminator_optimizer=tf_keras_adam,
       batch_size=8, train_steps=train_steps, log_every=1, checkpoint_every=1, eval_every=0,
       **kwargs)
 
@@ -50,6 +50,15 @@ class TrainerTest(testing.TestCase):
     self.assertEqual(history[0]["step"], 2)
     self.assertAllClose(history[0]["factor_error"], result["eval"]["factor_error"])
     self.assertGreater(history[0]["train_seconds"], 0.0)
+
+  def test_a_schedule_that_does_not_fit_train_steps_is_logged(self):
+    import tf_keras as keras  # pylint: disable=g-import-not-at-top
+    schedule = lambda: keras.optimizers.schedules.PiecewiseConstantDecay([7], [1e-3, 1e-4])
+    with self.assertLogs("absl", level="WARNING") as logs:
+      run(self.get_temp_dir(), 2,
+          generator_optimizer=lambda: keras.optimizers.Adam(schedule()))
+    self.assertTrue(any("at step(s) [7], but train_steps=2" in line
+                        for line in logs.output), logs.output)
 
   def test_resumed_run_continues_the_training_clock(self):
     model_dir = self.get_temp_dir()
