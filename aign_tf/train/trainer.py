@@ -77,7 +77,9 @@ def schedule_warnings(optimizers, train_steps):
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
       continue
     config = schedule.get_config()
-    late = [int(b) for b in config.get("boundaries") or [] if int(b) >= train_steps]
+    # The optimizer's steps are 0 .. train_steps - 1, and a piecewise schedule takes its
+    # next value after a boundary: one at train_steps - 1 or later never takes effect.
+    late = [int(b) for b in config.get("boundaries") or [] if int(b) >= train_steps - 1]
     if late:
       messages.append(
           f"the {name} optimizer's {type(schedule).__name__} changes the learning rate at "

@@ -131,6 +131,8 @@ class ScheduleWarningsTest(testing.TestCase):
     self.assertIn("[7000]", messages[0])
     self.assertIn("lr_decay_step", messages[0])
     self.assertEqual(trainer.schedule_warnings({"generator": adam}, 10000), [])
+    self.assertLen(trainer.schedule_warnings({"generator": adam}, 7001), 1)  # Last step 7000.
+    self.assertEqual(trainer.schedule_warnings({"generator": adam}, 7002), [])
 
   def test_a_decay_longer_than_the_run_names_its_last_rate(self):
     schedules = tf_keras.optimizers.schedules
