@@ -604,8 +604,9 @@ def generate_road_memory(num_examples, height=HEIGHT, width=WIDTH, seed=0, fov_d
   """Depth maps `[N, H, W, 1]` of procedural roads (`RoadScene`), in metres, seen through a
   camera of horizontal field of view `fov_degrees` with a centred principal point, or through
   `intrinsics` (f_x, f_y, c_x, c_y in pixels of `height x width`, checked by the caller:
-  `sfm_samples.road_depth_memory`; overrides the field of view). Match the video's camera at the training size: where its horizon sits matters (a
-  dashcam whose bonnet was cropped off sees the horizon below the middle of the frame).
+  `sfm_samples.road_depth_memory`; overrides the field of view). Match the video's camera at
+  the training size: where its horizon sits matters (a dashcam whose bonnet was cropped off
+  sees the horizon below the middle of the frame).
 
   The scenes have the barrier on the left and the roadside on the right; `mirror` flips every
   second map left-right (as if seen through the mirrored camera), for a task whose training
